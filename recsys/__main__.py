@@ -1,0 +1,7 @@
+"""`python -m recsys`: the command line."""
+
+import sys
+
+from recsys.cli.main import main
+
+sys.exit(main())

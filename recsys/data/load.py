@@ -1,0 +1,277 @@
+"""Read and validate a dataset folder (docs/data-format.md) into a `Dataset`.
+
+Every check appends to one list of `Problem`s and loading raises them all at once, so a user fixes a file in
+one pass instead of one error per run. Tables are read as text first, so a bad value can be quoted exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recsys.data.dataset import Dataset
+from recsys.data.schema import SPLIT_LABELS, TABLE_SUFFIXES, TABLES, TableSpec
+from recsys.errors import DataValidationError, Problem
+
+MAX_ROWS_PER_CHECK = 10  # rows quoted per failed check; the rest are counted
+FUTURE_SLACK_S = 86_400  # timestamps later than now + 1 day are unit mistakes, not clock skew
+MAX_ABS_SECONDS = 7e9  # about 2191 AD / 1748 BC: beyond that it is not a time in seconds
+
+
+class _Problems(list):
+    """Problems found so far, with a helper that quotes a few offending rows and counts the rest."""
+
+    def rows(self, file: str, df: pd.DataFrame, mask: np.ndarray | pd.Series, column: str, message: str) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        bad = np.flatnonzero(mask)
+        for i in bad[:MAX_ROWS_PER_CHECK]:
+            value = df[column].iloc[i] if column in df else None
+            self.append(Problem(file, message, row=int(i) + 1, column=column, value=_plain(value)))
+        if len(bad) > MAX_ROWS_PER_CHECK:
+            more = len(bad) - MAX_ROWS_PER_CHECK
+            self.append(Problem(file, f"{more} more row(s) with the same problem", column=column))
+
+
+def _plain(value: object) -> object:
+    """A value as plain Python for the message (numpy scalars print noisily)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _find_file(folder: Path, stem: str, problems: _Problems) -> Path | None:
+    found = [folder / f"{stem}{suffix}" for suffix in TABLE_SUFFIXES if (folder / f"{stem}{suffix}").is_file()]
+    if len(found) > 1:
+        problems.append(Problem(found[0].name, f"both {found[0].name} and {found[1].name} exist; keep one"))
+        return None
+    return found[0] if found else None
+
+
+def _read_table(path: Path, spec: TableSpec, problems: _Problems) -> pd.DataFrame | None:
+    """Read one table; ID columns become text, CSV columns all start as text."""
+    try:
+        if path.suffix == ".csv":
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        else:
+            df = pd.read_parquet(path)
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(path.name, f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})"))
+        return None
+    except pd.errors.EmptyDataError:
+        problems.append(Problem(path.name, "the file is empty (no header row)"))
+        return None
+    except Exception as exc:  # pyarrow and the csv parser raise many types; all mean "unreadable"
+        problems.append(Problem(path.name, f"cannot be read: {type(exc).__name__}: {exc}"))
+        return None
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in spec.required_columns if c not in df.columns]
+    for column in missing:
+        problems.append(Problem(path.name, f"missing required column; has {list(df.columns)}", column=column))
+    if missing:
+        return None
+    known = (*spec.required_columns, *spec.optional_columns)
+    if not spec.keep_extra:
+        df = df[[c for c in df.columns if c in known]]
+    for column in spec.id_columns:
+        if column in df:
+            df[column] = _as_text(df[column])
+    return df.reset_index(drop=True)
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """IDs are strings: integers from Parquet become '7', missing values become ''."""
+    if series.dtype.kind == "f":  # Parquet float IDs: 7.0 -> '7' only when integral
+        as_int = series.dropna().astype("int64")
+        if np.array_equal(as_int.to_numpy(), series.dropna().to_numpy()):
+            return series.map(lambda v: "" if pd.isna(v) else str(int(v))).astype(str)
+    return series.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)).astype(str)
+
+
+def _numeric(df: pd.DataFrame, file: str, column: str, problems: _Problems, *, integer: bool = False,
+             minimum: float | None = None, strict_min: bool = False, allow_empty: bool = False) -> pd.Series:
+    """Parse a numeric column, reporting every value that is empty, non-numeric or out of range."""
+    raw = df[column]
+    text = raw.astype(str).str.strip() if raw.dtype.kind not in "iufb" else None
+    values = pd.to_numeric(text if text is not None else raw, errors="coerce").astype("float64")
+    empty = (text == "").to_numpy() if text is not None else raw.isna().to_numpy()
+    if allow_empty:
+        bad = values.isna().to_numpy() & ~empty
+    else:
+        problems.rows(file, df, empty, column, "missing value")
+        bad = values.isna().to_numpy() & ~empty
+    problems.rows(file, df, bad, column, "not a number")
+    finite = values.notna().to_numpy()
+    if integer:
+        problems.rows(file, df, finite & (np.mod(values.fillna(0), 1) != 0).to_numpy(), column, "not an integer")
+    if minimum is not None:
+        low = (values <= minimum) if strict_min else (values < minimum)
+        rule = f"must be {'>' if strict_min else '>='} {minimum:g}"
+        problems.rows(file, df, finite & low.to_numpy(), column, rule)
+    return values
+
+
+def _check_ids(df: pd.DataFrame, file: str, column: str, problems: _Problems, unique: bool) -> None:
+    problems.rows(file, df, (df[column].str.strip() == "").to_numpy(), column, "empty ID")
+    if unique:
+        problems.rows(file, df, df[column].duplicated(keep="first").to_numpy(), column, "duplicate ID")
+
+
+def _check_refs(df: pd.DataFrame, file: str, column: str, known: pd.Index, target: str, problems: _Problems) -> None:
+    """Every non-empty value of `column` must be one of `known` (the IDs of table `target`)."""
+    unknown = ~df[column].isin(known).to_numpy() & (df[column] != "").to_numpy()
+    problems.rows(file, df, unknown, column, f"not found in {target}")
+
+
+def _parse_timestamps(df: pd.DataFrame, file: str, problems: _Problems) -> pd.Series:
+    """ISO-8601 text or Unix seconds to UTC datetimes; unparsable and future values are problems."""
+    raw = df["timestamp"]
+    if raw.dtype.kind in "iuf":
+        seconds = raw.astype("float64")
+    elif raw.dtype.kind == "M":
+        stamps = pd.to_datetime(raw, utc=True)
+        seconds = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+    else:
+        text = raw.astype(str).str.strip()
+        seconds = pd.to_numeric(text, errors="coerce").astype("float64")
+        is_text = seconds.isna() & (text != "")
+        if is_text.any():
+            stamps = pd.to_datetime(text[is_text], format="ISO8601", utc=True, errors="coerce")
+            seconds[is_text] = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+    future = seconds > time.time() + FUTURE_SLACK_S
+    unparsable = seconds.isna() | (seconds < -MAX_ABS_SECONDS)
+    problems.rows(file, df, unparsable.to_numpy(), "timestamp",
+                  "unparsable timestamp (ISO-8601 or Unix seconds expected)")
+    problems.rows(file, df, future.to_numpy(), "timestamp",
+                  "timestamp is in the future (milliseconds given as seconds?)")
+    return pd.to_datetime(seconds.where(~future & ~unparsable), unit="s", utc=True)
+
+
+def _clean_interactions(df: pd.DataFrame, file: str, problems: _Problems) -> pd.DataFrame:
+    out = pd.DataFrame({"user_id": df["user_id"], "track_id": df["track_id"]})
+    _check_ids(df, file, "user_id", problems, unique=False)
+    _check_ids(df, file, "track_id", problems, unique=False)
+    if "plays" in df:
+        out["plays"] = _numeric(df, file, "plays", problems, integer=True, minimum=1)
+    else:
+        out["plays"] = 1.0
+    if "ms_played" in df:
+        out["ms_played"] = _numeric(df, file, "ms_played", problems, minimum=0, allow_empty=True)
+    if "timestamp" in df:
+        out["timestamp"] = _parse_timestamps(df, file, problems)
+    if "split" in df:
+        labels = df["split"].astype(str).str.strip().str.lower()
+        problems.rows(file, df, ~labels.isin(SPLIT_LABELS).to_numpy(), "split",
+                      f"unknown split label (expected one of {', '.join(SPLIT_LABELS)})")
+        out["split"] = labels
+    return out
+
+
+def _aggregate(inter: pd.DataFrame, file: str, problems: _Problems) -> pd.DataFrame:
+    """One row per (user, track): plays and ms_played summed, first and last timestamp kept."""
+    users, user_codes = np.unique(inter["user_id"].to_numpy(dtype=object), return_inverse=True)
+    tracks, track_codes = np.unique(inter["track_id"].to_numpy(dtype=object), return_inverse=True)
+    key = user_codes.astype(np.int64) * len(tracks) + track_codes
+    frame = inter.assign(_key=key, _row=np.arange(len(inter)) + 1)
+    groups = frame.groupby("_key", sort=False)
+    agg: dict[str, tuple[str, str]] = {"user_id": ("user_id", "first"), "track_id": ("track_id", "first"),
+                                       "plays": ("plays", "sum"), "_first_row": ("_row", "first")}
+    if "ms_played" in frame:
+        agg["ms_played"] = ("ms_played", lambda s: s.sum(min_count=1))
+    if "timestamp" in frame:
+        agg["first_ts"] = ("timestamp", "min")
+        agg["last_ts"] = ("timestamp", "max")
+    if "split" in frame:
+        agg["split"] = ("split", "first")
+        conflicting = groups["split"].nunique() > 1
+        for key_value in conflicting[conflicting].index[:MAX_ROWS_PER_CHECK]:
+            rows = frame.loc[frame["_key"] == key_value]
+            problems.append(Problem(file, f"rows {rows['_row'].tolist()[:5]} of user {rows['user_id'].iat[0]!r} and "
+                                    f"track {rows['track_id'].iat[0]!r} carry different split labels",
+                                    column="split", value=sorted(set(rows["split"]))))
+    out = groups.agg(**agg).sort_values("_first_row", kind="stable").drop(columns="_first_row")
+    out["plays"] = out["plays"].astype("int64")
+    return out.reset_index(drop=True)
+
+
+def _read_all(folder: Path, problems: _Problems) -> dict[str, pd.DataFrame]:
+    tables: dict[str, pd.DataFrame] = {}
+    for stem, spec in TABLES.items():
+        path = _find_file(folder, stem, problems)
+        if path is None:
+            if spec.required and not any(p.file.startswith(stem + ".") for p in problems):
+                problems.append(Problem(f"{stem}.csv|.parquet", "required file is missing"))
+            continue
+        df = _read_table(path, spec, problems)
+        if df is not None:
+            tables[stem] = df
+            tables[stem].attrs["file"] = path.name
+    return tables
+
+
+def _validate_entities(t: dict[str, pd.DataFrame], problems: _Problems) -> None:
+    """Entity tables: unique IDs, valid references between tracks, artists and genres."""
+    for stem, column in (("artists", "artist_id"), ("tracks", "track_id"), ("genres", "genre"), ("users", "user_id")):
+        if stem in t:
+            _check_ids(t[stem], t[stem].attrs["file"], column, problems, unique=True)
+    if "tracks" in t:
+        tracks = t["tracks"]
+        file = tracks.attrs["file"]
+        _check_ids(tracks, file, "artist_id", problems, unique=False)
+        if "artists" in t:
+            _check_refs(tracks, file, "artist_id", pd.Index(t["artists"]["artist_id"]), "artists", problems)
+        if "duration_ms" in tracks:
+            tracks["duration_ms"] = _numeric(tracks, file, "duration_ms", problems, minimum=0, strict_min=True,
+                                             allow_empty=True)
+    if "genres" in t:
+        genres = t["genres"]
+        if "parent" in genres:
+            _check_refs(genres, genres.attrs["file"], "parent", pd.Index(genres["genre"]), "genres", problems)
+        if "popularity" in genres:
+            genres["popularity"] = _numeric(genres, genres.attrs["file"], "popularity", problems, minimum=0,
+                                            allow_empty=True)
+    for stem, owner, target in (("track_genres", "track_id", "tracks"), ("artist_genres", "artist_id", "artists")):
+        if stem not in t:
+            continue
+        table, file = t[stem], t[stem].attrs["file"]
+        _check_ids(table, file, owner, problems, unique=False)
+        _check_ids(table, file, "genre", problems, unique=False)
+        if target in t:
+            _check_refs(table, file, owner, pd.Index(t[target][owner]), target, problems)
+        if "genres" in t:
+            _check_refs(table, file, "genre", pd.Index(t["genres"]["genre"]), "genres", problems)
+        problems.rows(file, table, table.duplicated([owner, "genre"]).to_numpy(), "genre",
+                      f"duplicate ({owner}, genre) pair")
+        if "weight" in table:
+            table["weight"] = _numeric(table, file, "weight", problems, minimum=0, strict_min=True)
+        else:
+            table["weight"] = 1.0
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    """Read, validate and normalise a dataset folder.
+
+    Raises:
+        DataValidationError: listing every problem found (file, row, column, value).
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DataValidationError([Problem(str(folder), "dataset folder not found")], path=folder)
+    problems = _Problems()
+    t = _read_all(folder, problems)
+    _validate_entities(t, problems)
+    interactions = None
+    if "interactions" in t:
+        raw, file = t["interactions"], t["interactions"].attrs["file"]
+        if raw.empty:
+            problems.append(Problem(file, "no interactions: the file has a header but no rows"))
+        cleaned = _clean_interactions(raw, file, problems)
+        if "tracks" in t:
+            _check_refs(raw, file, "track_id", pd.Index(t["tracks"]["track_id"]), "tracks", problems)
+        if "users" in t:
+            _check_refs(raw, file, "user_id", pd.Index(t["users"]["user_id"]), "users", problems)
+        if not problems:
+            interactions = _aggregate(cleaned, file, problems)
+    if problems:
+        raise DataValidationError(problems, path=folder)
+    return Dataset.from_tables(folder, interactions=interactions, **{k: v for k, v in t.items() if k != "interactions"})
