@@ -1,0 +1,113 @@
+r"""The item-item (EASE) term: a closed-form linear model of which songs predict which.
+
+EASE (Steck, 2019) solves :math:`\min_B \|X - XB\|^2 + \lambda\|B\|^2` with :math:`\mathrm{diag}(B) = 0`:
+:math:`P = (X^\top X + \lambda I)^{-1}`, :math:`B_{ij} = -P_{ij}/P_{jj}`. With fewer users than songs the
+dual form is much cheaper (a users x users inverse):
+:math:`P = \frac{1}{\lambda}(I - M)`, :math:`M = X^\top (XX^\top + \lambda I)^{-1} X`, so
+:math:`B_{ij} = M_{ij}/(1 - M_{jj})`. Columns are computed in chunks and only the ``topk`` largest weights
+(by magnitude) of each column are kept, so memory stays at songs x chunk and the result is sparse.
+
+A song's score for a user is a sum over the user's own history, which also explains it: "because you played X".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor, nn
+
+from recsys.sparse import csr
+
+CHUNK = 2048
+
+
+def fit_ease(user_index: Tensor, song_index: Tensor, num_users: int, num_songs: int, lam: float,
+             topk: int = 128) -> Tensor:
+    """Fit EASE on binary (user, song) pairs; returns B^T as a sparse CSR [songs, songs] (row j: predictors of j).
+
+    Args:
+        user_index, song_index: training interactions.
+        lam: L2 strength (larger: smoother, more popularity-like).
+        topk: weights kept per target song.
+    """
+    ones = np.ones(len(user_index), dtype=np.float64)
+    x = sp.csr_matrix((ones, (user_index.cpu().numpy(), song_index.cpu().numpy())), shape=(num_users, num_songs))
+    x.data[:] = 1.0  # duplicates summed above; the model is binary
+    xt = x.T.tocsr()
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    if num_users < num_songs:
+        gram = (x @ xt).toarray()
+        gram[np.diag_indices_from(gram)] += lam
+        inverse = np.linalg.inv(gram)  # [U, U]
+        for start in range(0, num_songs, CHUNK):
+            stop = min(start + CHUNK, num_songs)
+            m = np.asarray(xt @ (xt[start:stop] @ inverse).T)  # [S, c] = X^T K^-1 X[:, chunk]
+            cols = np.arange(stop - start)
+            b = m / (1.0 - m[start + cols, cols])
+            b[start + cols, cols] = 0.0
+            parts.append(_top_per_column(b, start, topk))
+    else:
+        gram = (xt @ x).toarray()
+        gram[np.diag_indices_from(gram)] += lam
+        p = np.linalg.inv(gram)
+        b = -p / np.diag(p)
+        np.fill_diagonal(b, 0.0)
+        parts.extend(_top_per_column(b[:, s:s + CHUNK], s, topk) for s in range(0, num_songs, CHUNK))
+    source, target, value = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
+    bt = sp.csr_matrix((value.astype(np.float32), (target, source)), shape=(num_songs, num_songs))
+    bt.sort_indices()
+    return csr(torch.from_numpy(bt.indptr.astype(np.int64)), torch.from_numpy(bt.indices.astype(np.int64)),
+               torch.from_numpy(bt.data), (num_songs, num_songs))
+
+
+def _top_per_column(b: np.ndarray, start: int, topk: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(source, target, weight) of the `topk` largest-magnitude weights of each column of the chunk b [S, c]."""
+    k = min(topk, b.shape[0])
+    idx = np.argpartition(-np.abs(b), k - 1, axis=0)[:k]  # [k, c]
+    values = np.take_along_axis(b, idx, axis=0)
+    keep = values != 0
+    targets = np.broadcast_to(np.arange(start, start + b.shape[1]), idx.shape)
+    return idx[keep], targets[keep], values[keep]
+
+
+class ItemItemTerm(nn.Module):
+    """Holds a fitted sparse B^T and scores users from their history rows; saved as the module's extra state."""
+
+    def __init__(self, num_songs: int) -> None:
+        super().__init__()
+        self.num_songs = num_songs
+        self.matrix: Tensor | None = None  # B^T, sparse CSR [songs, songs]
+
+    @property
+    def fitted(self) -> bool:
+        return self.matrix is not None
+
+    def set_matrix(self, matrix: Tensor | None) -> None:
+        self.matrix = matrix
+
+    def scores(self, history: Tensor) -> Tensor:
+        """history: dense [B, songs] (0/1) -> scores [B, songs] = history @ B."""
+        assert self.matrix is not None, "item-item term not fitted"
+        return (self.matrix.to(history.device) @ history.T).T
+
+    def contributions(self, history_songs: Tensor, song: int) -> tuple[Tensor, Tensor]:
+        """(history songs, weights) that sum to this song's item-item score for a user with that history."""
+        assert self.matrix is not None, "item-item term not fitted"
+        crow, col, val = self.matrix.crow_indices(), self.matrix.col_indices(), self.matrix.values()
+        lo, hi = int(crow[song]), int(crow[song + 1])
+        sources, weights = col[lo:hi], val[lo:hi]
+        mask = torch.isin(sources, history_songs.to(sources.device))
+        return sources[mask], weights[mask]
+
+    def get_extra_state(self) -> dict[str, Tensor]:
+        if self.matrix is None:
+            return {}
+        m = self.matrix
+        return {"crow": m.crow_indices(), "col": m.col_indices().int(), "val": m.values()}
+
+    def set_extra_state(self, state: dict[str, Tensor]) -> None:
+        if not state:
+            self.matrix = None
+            return
+        self.matrix = csr(state["crow"], state["col"].long(), state["val"], (self.num_songs, self.num_songs))
