@@ -208,7 +208,7 @@ class GATRecommender(nn.Module):
 
     def scale_weights(self) -> list[dict[str, float]]:
         """The learned local/global scale weights of each layer."""
-        return [{name: float(p.exp()) for name, p in layer.log_scale.items()} for layer in self.layers]
+        return [{name: float(p.detach().exp()) for name, p in layer.log_scale.items()} for layer in self.layers]
 
     def extra_repr(self) -> str:
         n = self.num_nodes

@@ -5,12 +5,15 @@ EASE (Steck, 2019) solves :math:`\min_B \|X - XB\|^2 + \lambda\|B\|^2` with :mat
 dual form is much cheaper (a users x users inverse):
 :math:`P = \frac{1}{\lambda}(I - M)`, :math:`M = X^\top (XX^\top + \lambda I)^{-1} X`, so
 :math:`B_{ij} = M_{ij}/(1 - M_{jj})`. Columns are computed in chunks and only the ``topk`` largest weights
-(by magnitude) of each column are kept, so memory stays at songs x chunk and the result is sparse.
+(by magnitude) of each column are kept, so memory stays at songs x chunk and the result is sparse; the EASE
+baseline asks for the full dense matrix instead (``topk=None``).
 
 A song's score for a user is a sum over the user's own history, which also explains it: "because you played X".
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,19 +26,34 @@ CHUNK = 2048
 
 
 def fit_ease(user_index: Tensor, song_index: Tensor, num_users: int, num_songs: int, lam: float,
-             topk: int = 128) -> Tensor:
-    """Fit EASE on binary (user, song) pairs; returns B^T as a sparse CSR [songs, songs] (row j: predictors of j).
+             topk: int | None = 128) -> Tensor:
+    """Fit EASE on binary (user, song) pairs; returns B^T [songs, songs] (row j: predictors of j).
 
     Args:
         user_index, song_index: training interactions.
         lam: L2 strength (larger: smoother, more popularity-like).
-        topk: weights kept per target song.
+        topk: weights kept per target song (sparse CSR result); None keeps all of them (dense float32 result).
     """
     ones = np.ones(len(user_index), dtype=np.float64)
     x = sp.csr_matrix((ones, (user_index.cpu().numpy(), song_index.cpu().numpy())), shape=(num_users, num_songs))
     x.data[:] = 1.0  # duplicates summed above; the model is binary
+    if topk is None:
+        bt = np.empty((num_songs, num_songs), dtype=np.float32)
+        for start, b in _ease_columns(x, lam):
+            bt[start:start + b.shape[1]] = b.T  # column j of B is row j of B^T
+        return torch.from_numpy(bt)
+    parts = [_top_per_column(b, start, topk) for start, b in _ease_columns(x, lam)]
+    source, target, value = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
+    bt = sp.csr_matrix((value.astype(np.float32), (target, source)), shape=(num_songs, num_songs))
+    bt.sort_indices()
+    return csr(torch.from_numpy(bt.indptr.astype(np.int64)), torch.from_numpy(bt.indices.astype(np.int64)),
+               torch.from_numpy(bt.data), (num_songs, num_songs))
+
+
+def _ease_columns(x: sp.csr_matrix, lam: float) -> Iterator[tuple[int, np.ndarray]]:
+    """(first column, B[:, chunk]) for consecutive chunks of columns of B, in the dual or the primal form."""
+    num_users, num_songs = x.shape
     xt = x.T.tocsr()
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     if num_users < num_songs:
         gram = (x @ xt).toarray()
         gram[np.diag_indices_from(gram)] += lam
@@ -46,19 +64,15 @@ def fit_ease(user_index: Tensor, song_index: Tensor, num_users: int, num_songs: 
             cols = np.arange(stop - start)
             b = m / (1.0 - m[start + cols, cols])
             b[start + cols, cols] = 0.0
-            parts.append(_top_per_column(b, start, topk))
+            yield start, b
     else:
         gram = (xt @ x).toarray()
         gram[np.diag_indices_from(gram)] += lam
         p = np.linalg.inv(gram)
         b = -p / np.diag(p)
         np.fill_diagonal(b, 0.0)
-        parts.extend(_top_per_column(b[:, s:s + CHUNK], s, topk) for s in range(0, num_songs, CHUNK))
-    source, target, value = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
-    bt = sp.csr_matrix((value.astype(np.float32), (target, source)), shape=(num_songs, num_songs))
-    bt.sort_indices()
-    return csr(torch.from_numpy(bt.indptr.astype(np.int64)), torch.from_numpy(bt.indices.astype(np.int64)),
-               torch.from_numpy(bt.data), (num_songs, num_songs))
+        for start in range(0, num_songs, CHUNK):
+            yield start, b[:, start:start + CHUNK]
 
 
 def _top_per_column(b: np.ndarray, start: int, topk: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

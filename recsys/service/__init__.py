@@ -1,0 +1,5 @@
+"""The service facade: `Recommender` answers recommendation and explanation questions by external ID."""
+
+from recsys.service.recommender import Recommender
+
+__all__ = ["Recommender"]

@@ -1,0 +1,331 @@
+"""`Recommender`: the one facade the CLI, the dashboard and user scripts go through.
+
+It loads a checkpoint and its dataset, runs ONE forward pass, and afterwards answers every question from
+cached tensors: re-ranking with another genre weight or k is arithmetic in milliseconds. It speaks external
+IDs and names (strings), never node indices, and returns pandas DataFrames and JSON-serialisable dicts.
+Instances are read-only after construction and safe to share between threads (a Streamlit cache_resource).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from recsys.config import check_genre_weight
+from recsys.data import Dataset
+from recsys.errors import ConfigError
+from recsys.graph import BY, LISTENS, SONG_GENRE
+from recsys.models import GATRecommender, Scorer
+from recsys.sparse import pairs_to_csr, row_normalised
+from recsys.training import Restored, restore
+
+USER_CACHE_SIZE = 512  # users whose score rows are kept; a row costs 8 bytes per song
+COLD_START_GENRE_WEIGHT = 0.5  # a listener with no history has only genres to go on
+
+
+class Recommender:
+    """Recommendations and explanations for one trained model on its dataset.
+
+    Build with `Recommender.load(checkpoint, data=None)` (the dataset is found from the checkpoint) or
+    `Recommender.from_restored(...)`.
+    """
+
+    def __init__(self, restored: Restored) -> None:
+        self.model: GATRecommender = restored.model
+        self.dataset: Dataset = restored.dataset
+        self.graph = restored.graph
+        self.maps = restored.graph.id_maps
+        self.payload = restored.payload
+        self.checkpoint = restored.checkpoint
+        self.data_path = restored.data_path
+        self.forward_passes = 0  # counted so tests can prove re-ranking needs none
+        self.scorer: Scorer = self._prepare(self.graph)
+        self._song_genre = self._song_genre_matrix()
+        self._popularity = torch.bincount(self.graph[LISTENS].edge_index[1], minlength=len(self.maps.song))
+        self._song_artist = self.graph[BY].edge_index[1]
+        self._genres_by_song = self._genre_names_by_song()
+        self._rows: OrderedDict[int, tuple[Tensor, Tensor]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._attention: list | None = None
+        self._genre_emb: Tensor | None = None
+
+    # ---- construction ---------------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, checkpoint: str | Path, data: str | Path | None = None) -> Recommender:
+        """Load a checkpoint and its dataset (from the checkpoint's record, or ``data``)."""
+        return cls(restore(checkpoint, data))
+
+    @classmethod
+    def from_restored(cls, restored: Restored) -> Recommender:
+        return cls(restored)
+
+    def _prepare(self, graph) -> Scorer:
+        self.forward_passes += 1
+        return self.model.prepare(graph)
+
+    def _song_genre_matrix(self) -> Tensor | None:
+        """Song genre mixes from the data (present even when the model itself ignores genres)."""
+        if SONG_GENRE not in self.graph.edge_types:
+            return None
+        store = self.graph[SONG_GENRE]
+        return row_normalised(pairs_to_csr(store.edge_index, len(self.maps.song), len(self.maps.genre),
+                                           store.edge_weight))
+
+    def _genre_names_by_song(self) -> list[str]:
+        songs = [[] for _ in range(len(self.maps.song))]
+        if SONG_GENRE in self.graph.edge_types:
+            store = self.graph[SONG_GENRE]
+            order = torch.argsort(store.edge_weight, descending=True, stable=True)
+            for song, genre in store.edge_index[:, order].T.tolist():
+                songs[song].append(self.maps.genre.name_of(genre))
+        return [", ".join(names) for names in songs]
+
+    # ---- lookups ----------------------------------------------------------------------------------------------
+    @property
+    def model_type(self) -> str:
+        return str(self.payload["model_type"])
+
+    def users(self) -> list[str]:
+        """Every user ID, in dataset order."""
+        return [str(u) for u in self.maps.user.ids]
+
+    def genres(self) -> list[str]:
+        return [str(g) for g in self.maps.genre.ids]
+
+    def user_index(self, user_id: object) -> int:
+        return self.maps.user.index(user_id)
+
+    def track_index(self, track_id: object) -> int:
+        return self.maps.song.index(track_id)
+
+    def track_info(self, song: int) -> dict[str, Any]:
+        artist = int(self._song_artist[song])
+        return {"track_id": self.maps.song.id_of(song), "title": self.maps.song.name_of(song),
+                "artist_id": self.maps.artist.id_of(artist), "artist": self.maps.artist.name_of(artist),
+                "genres": self._genres_by_song[song]}
+
+    # ---- model card -------------------------------------------------------------------------------------------
+    def model_card(self) -> dict[str, Any]:
+        """Architecture, size, training curve and metrics, as stored in the checkpoint."""
+        p = self.payload
+        return {
+            "model_type": self.model_type,
+            "parameters": self.model.num_parameters(),
+            "config": p["model_config"],
+            "training": {**p.get("train", {}), "config": p.get("train_config", {})},
+            "history": p.get("history", []),
+            "metrics": p.get("metrics", {}),
+            "dataset": {**p["dataset"], "resolved_path": str(self.data_path)},
+            "versions": p.get("versions", {}),
+            "complete": bool(p.get("complete", False)),
+            "scale_weights": self.model.scale_weights(),
+            "checkpoint": str(self.checkpoint),
+        }
+
+    def dataset_summary(self) -> dict[str, int]:
+        return self.dataset.summary()
+
+    def genre_distribution(self) -> pd.DataFrame:
+        """Training plays and songs per genre (songs split fractionally across their genres)."""
+        if self._song_genre is None:
+            return pd.DataFrame(columns=["genre", "songs", "plays"])
+        store = self.graph[SONG_GENRE]
+        songs_per = torch.zeros(len(self.maps.genre)).index_add_(0, store.edge_index[1], store.edge_weight)
+        listens = self.graph[LISTENS]
+        plays_song = torch.zeros(len(self.maps.song)).index_add_(0, listens.edge_index[1], listens.plays)
+        plays_per = torch.zeros(len(self.maps.genre)).index_add_(
+            0, store.edge_index[1], store.edge_weight * plays_song[store.edge_index[0]])
+        frame = pd.DataFrame({"genre": self.genres(), "songs": songs_per.numpy(), "plays": plays_per.numpy()})
+        return frame.sort_values("plays", ascending=False, ignore_index=True)
+
+    # ---- profiles ---------------------------------------------------------------------------------------------
+    def user_profile(self, user_id: object, top: int = 10, recent: int = 10) -> dict[str, Any]:
+        """History summary: counts, top genres (share of plays), top artists, most recent songs, held-out counts."""
+        user = self.user_index(user_id)
+        rows = self.dataset.interactions[self.dataset.interactions["user_id"] == str(self.maps.user.id_of(user))]
+        train = rows[rows["split"] == "train"]
+        tracks = self.dataset.tracks.set_index("track_id")
+        artists = train["track_id"].map(tracks["artist_id"])
+        by_artist = train.assign(artist_id=artists).groupby("artist_id", sort=False)["plays"].sum()
+        by_artist = by_artist.sort_values(ascending=False).head(top)
+        genre_index, shares = self._raw_genre_shares(user)
+        order = torch.argsort(shares, descending=True)[:top]
+        sort_col = "last_ts" if "last_ts" in train else "plays"
+        recent_rows = train.sort_values(sort_col, ascending=False).head(recent)
+        return {
+            "user_id": self.maps.user.id_of(user),
+            "name": self.maps.user.name_of(user),
+            "interactions": len(train),
+            "plays": int(train["plays"].sum()),
+            "artists": int(artists.nunique()),
+            "held_out": {label: int((rows["split"] == label).sum()) for label in ("valid", "test")},
+            "top_genres": [{"genre": self.maps.genre.name_of(int(genre_index[i])), "share": float(shares[i])}
+                           for i in order.tolist()],
+            "top_artists": [{"artist_id": a, "artist": self.maps.artist.name_of(self.maps.artist.index(a)),
+                             "plays": int(p)} for a, p in by_artist.items()],
+            "recent": [{**self.track_info(self.maps.song.index(r.track_id)), "plays": int(r.plays),
+                        **({"last_played": r.last_ts.isoformat()} if "last_ts" in train else {})}
+                       for r in recent_rows.itertuples()],
+            "adaptive_genre_weight": float(self.scorer.adaptive[user]),
+        }
+
+    def _raw_genre_shares(self, user: int) -> tuple[Tensor, Tensor]:
+        """The user's genre shares of training plays (summing to 1), from the graph's prefers edges."""
+        if ("user", "prefers", "genre") not in self.graph.edge_types:
+            return torch.zeros(0, dtype=torch.long), torch.zeros(0)
+        store = self.graph["user", "prefers", "genre"]
+        mine = store.edge_index[0] == user
+        return store.edge_index[1][mine], store.edge_weight[mine]
+
+    # ---- recommendations --------------------------------------------------------------------------------------
+    def _user_rows(self, user: int) -> tuple[Tensor, Tensor]:
+        """(base [S], genre influence [S]) for one user, cached: re-ranking never recomputes them."""
+        with self._lock:
+            if user in self._rows:
+                self._rows.move_to_end(user)
+                return self._rows[user]
+        users = torch.tensor([user])
+        rows = (self.scorer.base_scores(users)[0], self.scorer.genre_scores(users)[0])
+        with self._lock:
+            self._rows[user] = rows
+            while len(self._rows) > USER_CACHE_SIZE:
+                self._rows.popitem(last=False)
+        return rows
+
+    def _weight(self, user: int, genre_weight: float | None) -> float:
+        weight = check_genre_weight(genre_weight)
+        return float(self.scorer.adaptive[user]) if weight is None else weight
+
+    def recommend(self, user_id: object, k: int = 10, genre_weight: float | None = None,
+                  exclude_known: bool = True) -> pd.DataFrame:
+        """Top-k songs for a user, best first.
+
+        Columns: rank, track_id, title, artist, genres, score, base_score (collaborative part), genre_score
+        (genre_weight x genre influence), genre_influence, genre_weight (the adaptive one when None).
+        A user without training history gets the cold-start ranking (popular songs); ``attrs['strategy']``
+        says which was used and ``attrs['note']`` explains a clamped k.
+        """
+        user = self.user_index(user_id)
+        k = _check_k(k)
+        history = self.scorer.history(user)
+        if len(history) == 0:
+            frame = self.recommend_for_genres([], k)
+            frame.attrs["strategy"] = "no listening history: popular songs"
+            return frame
+        weight = self._weight(user, genre_weight)
+        base, influence = self._user_rows(user)
+        scores = base + weight * influence
+        if exclude_known:
+            scores = scores.clone()
+            scores[history] = -math.inf
+        available = len(self.maps.song) - (len(history) if exclude_known else 0)
+        frame = self._frame(scores, base, influence, weight, min(k, available))
+        frame.attrs["strategy"] = "personalised"
+        if k > available:
+            frame.attrs["note"] = f"k={k} exceeds the {available:,} songs this user has not heard; showing all"
+        return frame
+
+    def _frame(self, scores: Tensor, base: Tensor, influence: Tensor, weight: float, k: int) -> pd.DataFrame:
+        top = torch.topk(scores, k).indices if k else torch.zeros(0, dtype=torch.long)
+        infos = [self.track_info(s) for s in top.tolist()]
+        return pd.DataFrame({
+            "rank": np.arange(1, len(top) + 1),
+            "track_id": [i["track_id"] for i in infos],
+            "title": [i["title"] for i in infos],
+            "artist": [i["artist"] for i in infos],
+            "genres": [i["genres"] for i in infos],
+            "score": scores[top].double().numpy(),
+            "base_score": base[top].double().numpy(),
+            "genre_score": (weight * influence[top]).double().numpy(),
+            "genre_influence": influence[top].double().numpy(),
+            "genre_weight": np.full(len(top), weight),
+        })
+
+    def recommend_for_genres(self, genres: list[str], k: int = 10) -> pd.DataFrame:
+        """Cold start: songs for a new listener who names some genres (none: the most popular songs).
+
+        Score = standardised log-popularity + 0.5 x cosine(chosen genres, song genre mix), plus, for models
+        with genre nodes, the similarity of the songs to the chosen genres' learned embeddings.
+        """
+        k = _check_k(k)
+        chosen = [self.maps.genre.index(g) for g in genres]
+        popularity = torch.log1p(self._popularity.float())
+        base = (popularity - popularity.mean()) / popularity.std().clamp_min(1e-6)
+        influence = torch.zeros(len(self.maps.song))
+        if chosen and self._song_genre is not None:
+            profile = torch.zeros(len(self.maps.genre))
+            profile[chosen] = 1.0 / math.sqrt(len(chosen))
+            influence = (self._song_genre @ profile.unsqueeze(1)).squeeze(1)
+            genre_emb = self._genre_embeddings()
+            if genre_emb is not None:
+                affinity = self.scorer.song_emb @ genre_emb[chosen].mean(0)
+                base = base + (affinity - affinity.mean()) / affinity.std().clamp_min(1e-6)
+        weight = COLD_START_GENRE_WEIGHT if chosen else 0.0
+        frame = self._frame(base + weight * influence, base, influence, weight, min(k, len(self.maps.song)))
+        frame.attrs["strategy"] = f"cold start from genres {genres}" if chosen else "popular songs"
+        return frame
+
+    def _genre_embeddings(self) -> Tensor | None:
+        if not self.model.uses_genres:
+            return None
+        with self._lock:
+            if self._genre_emb is None:
+                self.forward_passes += 1
+                with torch.no_grad():
+                    self._genre_emb = self.model(*self.model.full_inputs(self.graph))["genre"].cpu()
+            return self._genre_emb
+
+    # ---- explanations -----------------------------------------------------------------------------------------
+    def explain(self, user_id: object, track_id: object, genre_weight: float | None = None,
+                counterfactual: bool = False) -> dict[str, Any]:
+        """Why this track for this user: exact score decomposition and the evidence behind each part."""
+        from recsys.service.explain import explain
+
+        return explain(self, self.user_index(user_id), self.track_index(track_id), genre_weight, counterfactual)
+
+    def attention_subgraph(self, user_id: object, track_id: object, max_nodes: int = 30) -> dict[str, Any]:
+        """The neighbourhood linking the user to the track, pruned by attention, ready to draw."""
+        from recsys.service.subgraph import attention_subgraph
+
+        if max_nodes < 2:
+            raise ConfigError(f"max_nodes must be >= 2 (got {max_nodes})")
+        return attention_subgraph(self, self.user_index(user_id), self.track_index(track_id), max_nodes)
+
+    def attention(self) -> list:
+        """The model's attention coefficients on the training graph (one forward pass, computed on first use)."""
+        with self._lock:
+            if self._attention is None:
+                self.forward_passes += 1
+                was_training = self.model.training
+                self.model.eval()
+                with torch.no_grad():
+                    _, self._attention = self.model(*self.model.full_inputs(self.graph), return_attention=True)
+                self.model.train(was_training)
+            return self._attention
+
+    def score_with_graph(self, graph, user: int, song: int, genre_weight: float) -> float:
+        """The score of one pair after re-running the model on an edited graph (counterfactuals)."""
+        scorer = self._prepare(graph)
+        users = torch.tensor([user])
+        base = float(scorer.base_scores(users)[0, song])
+        return base + genre_weight * float(scorer.genre_scores(users)[0, song])
+
+    def describe(self) -> str:
+        card = self.model_card()
+        return (f"{card['model_type']} GAT, {card['parameters']:,} parameters, "
+                f"{len(self.maps.user):,} users x {len(self.maps.song):,} songs ({self.data_path})")
+
+
+def _check_k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+        raise ConfigError(f"k must be a positive integer (got {k!r})")
+    return int(k)
+
