@@ -53,10 +53,10 @@ class IdMap:
         return found.astype(np.int64)
 
     def id_of(self, index: int) -> str:
-        return str(self.ids[index])
+        return str(self.ids[int(index)])
 
     def name_of(self, index: int) -> str:
-        return str(self.names[index])
+        return str(self.names[int(index)])
 
     def _sample_for_hints(self) -> Sequence[str]:
         # difflib over millions of IDs is slow; close matches among the first 50K are hint enough

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from recsys.config import check_genre_weight
+from recsys.config import TrainConfig, check_genre_weight
 from recsys.data import Dataset
 from recsys.errors import ConfigError
 from recsys.graph import BY, LISTENS, SONG_GENRE
@@ -55,6 +55,10 @@ class Recommender:
         self._rows: OrderedDict[int, tuple[Tensor, Tensor]] = OrderedDict()
         self._lock = threading.Lock()
         self._attention: list | None = None
+        self._users: pd.DataFrame | None = None
+        self._tracks: pd.DataFrame | None = None
+        self._baselines: dict[str, Any] = {}
+        self._baseline_lock = threading.Lock()  # fitting can take seconds; other lookups must not wait on it
         self._genre_emb: Tensor | None = None
 
     # ---- construction ---------------------------------------------------------------------------------------
@@ -317,6 +321,111 @@ class Recommender:
         users = torch.tensor([user])
         base = float(scorer.base_scores(users)[0, song])
         return base + genre_weight * float(scorer.genre_scores(users)[0, song])
+
+    # ---- comparisons and exploration ----------------------------------------------------------------------------
+    def baseline(self, name: str):
+        """A baseline (popularity, bprmf, lightgcn, ease) fitted on this model's training graph, cached."""
+        from recsys.baselines import BASELINES, baseline_names
+        from recsys.evaluation import ranking_task
+
+        (name,) = baseline_names(name)
+        with self._baseline_lock:
+            if name not in self._baselines:
+                valid = ranking_task(self.dataset, self.maps, "valid")
+                config = TrainConfig(**self.payload.get("train_config", {}))
+                self._baselines[name] = BASELINES[name]().fit(self.graph, valid, config)
+            return self._baselines[name]
+
+    def recommend_baseline(self, name: str, user_id: object, k: int = 10) -> pd.DataFrame:
+        """Top-k of a baseline for the same user, seen songs excluded, in the same columns as `recommend`."""
+        user, k = self.user_index(user_id), _check_k(k)
+        scores = self.baseline(name).score(torch.tensor([user]))[0].float()
+        history = self.scorer.history(user)
+        scores[history] = -math.inf
+        zeros = torch.zeros_like(scores)
+        frame = self._frame(scores, scores, zeros, 0.0, min(k, len(self.maps.song) - len(history)))
+        frame.attrs["strategy"] = name
+        return frame
+
+    def search_users(self, query: str = "", limit: int = 50) -> pd.DataFrame:
+        """Users whose ID or name contains ``query`` (case-insensitive), most active first: a picker for 100K users."""
+        frame = self._user_table()
+        if query:
+            q = query.strip().lower()
+            frame = frame[frame["user_id"].str.lower().str.contains(q, regex=False)
+                          | frame["name"].str.lower().str.contains(q, regex=False)]
+        return frame.head(max(0, int(limit))).reset_index(drop=True)
+
+    def _user_table(self) -> pd.DataFrame:
+        with self._lock:
+            if self._users is None:
+                counts = self.scorer.known.crow_indices().diff().numpy()
+                self._users = pd.DataFrame({"user_id": self.users(),
+                                            "name": [str(n) for n in self.maps.user.names],
+                                            "interactions": counts}).sort_values(
+                    "interactions", ascending=False, kind="stable", ignore_index=True)
+            return self._users
+
+    def random_user(self, seed: int | None = None) -> str:
+        """A random user with training history (reproducible with a seed)."""
+        active = self._user_table()
+        active = active[active["interactions"] > 0]
+        return str(active["user_id"].sample(1, random_state=seed).iat[0])
+
+    def search_tracks(self, query: str = "", limit: int = 50) -> pd.DataFrame:
+        """Tracks whose ID, title or artist contains ``query``, most listened first."""
+        frame = self._track_table()
+        if query:
+            q = query.strip().lower()
+            hit = pd.Series(False, index=frame.index)
+            for column in ("track_id", "title", "artist"):
+                hit |= frame[column].str.lower().str.contains(q, regex=False)
+            frame = frame[hit]
+        return frame.head(max(0, int(limit))).reset_index(drop=True)
+
+    def _track_table(self) -> pd.DataFrame:
+        with self._lock:
+            if self._tracks is None:
+                artists = self._song_artist.numpy()
+                self._tracks = pd.DataFrame({
+                    "track_id": [str(t) for t in self.maps.song.ids],
+                    "title": [str(t) for t in self.maps.song.names],
+                    "artist": [str(self.maps.artist.names[a]) for a in artists],
+                    "genres": self._genres_by_song,
+                    "listeners": self._popularity.numpy()}).sort_values(
+                    "listeners", ascending=False, kind="stable", ignore_index=True)
+            return self._tracks
+
+    def similar_tracks(self, track_id: object, k: int = 10) -> pd.DataFrame:
+        """Nearest songs by cosine similarity of the model's final embeddings."""
+        song, k = self.track_index(track_id), _check_k(k)
+        emb = torch.nn.functional.normalize(self.scorer.song_emb, dim=1)
+        similarity = emb @ emb[song]
+        similarity[song] = -math.inf
+        top = torch.topk(similarity, min(k, len(self.maps.song) - 1)).indices
+        return pd.DataFrame([{**self.track_info(t), "similarity": float(similarity[t])} for t in top.tolist()])
+
+    def embedding_projection(self, node_type: str = "song", sample: int = 2000, seed: int = 0) -> pd.DataFrame:
+        """A 2-D PCA projection of final embeddings (a sample of nodes), with labels and main genre for colour."""
+        if node_type not in ("user", "song"):
+            raise ConfigError(f"node_type must be user or song (got {node_type!r})")
+        emb = self.scorer.song_emb if node_type == "song" else self.scorer.user_emb
+        generator = torch.Generator().manual_seed(seed)
+        chosen = torch.randperm(emb.size(0), generator=generator)[:sample].sort().values
+        centred = emb[chosen] - emb[chosen].mean(0)
+        _, _, v = torch.pca_lowrank(centred, q=2, center=False)
+        xy = (centred @ v[:, :2]).numpy()
+        labels = [self.maps[node_type].name_of(i) for i in chosen.tolist()]
+        ids = [self.maps[node_type].id_of(i) for i in chosen.tolist()]
+        if node_type == "song":
+            genre = [self._genres_by_song[i].split(", ")[0] or "(none)" for i in chosen.tolist()]
+        else:
+            genre = [self._top_genre(i) for i in chosen.tolist()]
+        return pd.DataFrame({"id": ids, "label": labels, "x": xy[:, 0], "y": xy[:, 1], "genre": genre})
+
+    def _top_genre(self, user: int) -> str:
+        genres, shares = self._raw_genre_shares(user)
+        return self.maps.genre.name_of(int(genres[shares.argmax()])) if len(genres) else "(none)"
 
     def describe(self) -> str:
         card = self.model_card()

@@ -72,9 +72,12 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        reason = next((line.strip() for line in str(exc).splitlines() if "Unsupported" in line), "unsafe content")
-        raise CheckpointError(f"refused to load {path}: it holds Python objects other than tensors and plain "
-                              f"data, which could run code ({reason[:200]})") from None
+        unsafe = next((line.strip() for line in str(exc).splitlines() if "Unsupported global" in line), None)
+        if unsafe:
+            raise CheckpointError(f"refused to load {path}: it holds Python objects other than tensors and plain "
+                                  f"data, which could run code ({unsafe[:200]})") from None
+        raise CheckpointError(f"cannot read checkpoint {path}: truncated or corrupted (not a valid "
+                              f"checkpoint stream: {str(exc).splitlines()[-1][:200]})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
         raise CheckpointError(f"cannot read checkpoint {path}: truncated or corrupted "
                               f"({type(exc).__name__}: {str(exc)[:200]})") from None

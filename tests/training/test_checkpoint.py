@@ -1,0 +1,143 @@
+"""Checkpoints: exact round trip, atomic writes, safe loading, resume, and clear errors."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+from recsys.config import Config, ModelConfig, TrainConfig
+from recsys.data import load_dataset
+from recsys.errors import CheckpointError
+from recsys.training import load_checkpoint, restore, save_checkpoint, train
+
+
+def test_round_trip_gives_identical_scores(enhanced_run):
+    restored = restore(enhanced_run.checkpoint)
+    users = torch.arange(20)
+    before = enhanced_run.model.prepare(enhanced_run.graph).scores(users)
+    after = restored.model.prepare(restored.graph).scores(users)
+    assert torch.equal(before, after)
+    payload = restored.payload
+    assert payload["complete"] and payload["metrics"]["test"]["ndcg@10"] == enhanced_run.test["ndcg@10"]
+    assert set(payload["versions"]) >= {"torch", "torch_geometric", "recsys", "python"}
+    assert payload["dataset"]["fingerprint"] == enhanced_run.dataset.fingerprint
+
+
+def test_other_dataset_is_refused(enhanced_run, tmp_path):
+    (tmp_path / "interactions.csv").write_text("user_id,track_id\nu1,t1\n")
+    (tmp_path / "tracks.csv").write_text("track_id,artist_id\nt1,a1\n")
+    (tmp_path / "artists.csv").write_text("artist_id\na1\n")
+    with pytest.raises(CheckpointError, match="other data"):
+        restore(enhanced_run.checkpoint, data=tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_damaged_files_give_clear_errors(enhanced_run, tmp_path, damage):
+    bad = tmp_path / "bad.pt"
+    data = enhanced_run.checkpoint.read_bytes()
+    bad.write_bytes({"truncate": data[: len(data) // 2], "garbage": os.urandom(4096), "empty": b""}[damage])
+    with pytest.raises(CheckpointError, match="truncated or corrupted"):
+        load_checkpoint(bad)
+
+
+def test_missing_file_and_foreign_content(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "nope.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="not a recsys checkpoint"):
+        load_checkpoint(tmp_path / "foreign.pt")
+    torch.save({"format": "recsys-checkpoint", "format_version": 999}, tmp_path / "future.pt")
+    with pytest.raises(CheckpointError, match="format version 999"):
+        load_checkpoint(tmp_path / "future.pt")
+
+
+class Boom:
+    """Unpickling this would run code; loading must refuse it without running it."""
+
+    def __reduce__(self):
+        return (Path.touch, (Path(os.environ["RECSYS_TEST_MARKER"]),))
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_pickle_with_arbitrary_objects_is_refused_not_executed(tmp_path, monkeypatch):
+    marker = tmp_path / "executed"
+    monkeypatch.setenv("RECSYS_TEST_MARKER", str(marker))
+    evil = tmp_path / "evil.pt"
+    with evil.open("wb") as handle:
+        pickle.dump({"format": "recsys-checkpoint", "payload": Boom()}, handle)
+    torch.save({"format": "recsys-checkpoint", "format_version": 1, "x": Boom()}, tmp_path / "evil2.pt")
+    for path in (evil, tmp_path / "evil2.pt"):
+        with pytest.raises(CheckpointError):
+            load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_failed_write_keeps_the_previous_checkpoint(enhanced_run, tmp_path, monkeypatch):
+    target = tmp_path / "model.pt"
+    target.write_bytes(enhanced_run.checkpoint.read_bytes())
+    before = target.read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("recsys.training.checkpoint.torch.save", disk_full)
+    with pytest.raises(CheckpointError, match="No space left"):
+        save_checkpoint({"model_type": "x"}, target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # no temporary file left behind
+
+
+def test_read_only_folder_is_reported(enhanced_run, tmp_path, monkeypatch):
+    target = tmp_path / "model.pt"
+    target.write_bytes(b"previous")
+
+    def read_only(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr("recsys.training.checkpoint.tempfile.mkstemp", read_only)
+    with pytest.raises(CheckpointError, match="Read-only file system"):
+        save_checkpoint({"model_type": "x"}, target)
+    assert target.read_bytes() == b"previous"
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_reaches_the_same_result(small_data, tmp_path, monkeypatch):
+    config = Config(ModelConfig(embedding_dim=16, hidden_dim=16, item_item=False),
+                    TrainConfig(epochs=6, batch_size=1024, checkpoint_every=2, patience=50, seed=5))
+    dataset = load_dataset(small_data)
+    full = train(dataset, config, out=tmp_path / "full.pt", progress=False, log=lambda _: None)
+
+    calls = {"n": 0}
+
+    def save_then_crash(payload, path):
+        save_checkpoint(payload, path)
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second intermediate checkpoint (epoch 4) is on disk; the run dies
+            raise Interrupt
+
+    monkeypatch.setattr("recsys.training.trainer.save_checkpoint", save_then_crash)
+    with pytest.raises(Interrupt):
+        train(dataset, config, out=tmp_path / "resumed.pt", progress=False, log=lambda _: None)
+    monkeypatch.setattr("recsys.training.trainer.save_checkpoint", save_checkpoint)
+    partial = load_checkpoint(tmp_path / "resumed.pt")
+    assert partial["training_state"]["epoch"] == 4 and not partial["complete"]
+    resumed = train(dataset, config, out=tmp_path / "resumed.pt", resume=True, progress=False, log=lambda _: None)
+    assert [h["loss"] for h in resumed.state.history] == pytest.approx([h["loss"] for h in full.state.history])
+    assert resumed.test["ndcg@10"] == pytest.approx(full.test["ndcg@10"])
+    for (name, a), (_, b) in zip(full.model.state_dict().items(), resumed.model.state_dict().items(), strict=True):
+        if isinstance(a, torch.Tensor):
+            assert torch.allclose(a, b, atol=1e-6), name
+
+
+def test_resume_refuses_a_finished_or_different_run(enhanced_run, small_data):
+    config = enhanced_run.config
+    with pytest.raises(CheckpointError, match="finished run"):
+        train(load_dataset(small_data), config, out=enhanced_run.checkpoint, resume=True, progress=False,
+              log=lambda _: None)
