@@ -40,8 +40,9 @@ def run(args: argparse.Namespace) -> int:
         z, attention = model(*model.full_inputs(rec.graph), return_attention=True)
     elapsed = (time.perf_counter() - started) * 1000
     finite = all(bool(torch.isfinite(v).all()) for v in z.values())
-    print(f"full-graph forward in {elapsed:.1f} ms; embeddings {', '.join(f'{t} {tuple(v.shape)}' for t, v in z.items())}"
-          f"; finite: {finite}; attention: {len(attention)} layer(s) x {len(attention[0])} relation(s)")
+    shapes = ", ".join(f"{t} {tuple(v.shape)}" for t, v in z.items())
+    print(f"full-graph forward in {elapsed:.1f} ms; embeddings {shapes}; finite: {finite}; "
+          f"attention: {len(attention)} layer(s) x {len(attention[0])} relation(s)")
     user = args.user or rec.users()[0]
     profile = rec.user_profile(user)
     print(f"== user {user} ({profile['name']}): {profile['interactions']} songs, {profile['plays']} plays, "

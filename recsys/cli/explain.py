@@ -39,8 +39,10 @@ def render(exp: dict[str, Any]) -> str:
                   f"attention path {c['attention_path']:+.4f})" for c in exp["history_contributions"][:5]]
     cf = exp.get("counterfactual")
     if cf:
-        lines.append(f"counterfactual (re-scored {cf['candidates_rescored']} of {cf['history_size']} history songs):")
-        lines += [f"  without {c['title']}: score {c['score_without']:.4f} ({-c['drop']:+.4f})" for c in cf["items"][:5]]
+        rescored = f"re-scored {cf['candidates_rescored']} of {cf['history_size']} history songs"
+        lines.append(f"counterfactual ({rescored}):")
+        lines += [f"  without {c['title']}: score {c['score_without']:.4f} ({-c['drop']:+.4f})"
+                  for c in cf["items"][:5]]
         if cf["top_removed_together"]:
             joint = cf["top_removed_together"]
             lines.append(f"  without the top {len(joint['track_ids'])} together: {joint['score_without']:.4f} "

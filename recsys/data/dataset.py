@@ -16,11 +16,30 @@ def _empty(columns: dict[str, str]) -> pd.DataFrame:
 
 def _fill_names(df: pd.DataFrame, column: str, id_column: str) -> pd.DataFrame:
     """Every entity gets a display name: its own, or its ID when the data has none."""
-    names = df[column].astype(str).str.strip() if column in df else pd.Series("", index=df.index)
+    names = df[column].fillna("").astype(str).str.strip() if column in df else pd.Series("", index=df.index)
     return df.assign(**{column: names.where(names != "", df[id_column])})
 
 
-@dataclass(frozen=True)
+def _hash_columns(table: pd.DataFrame) -> np.ndarray:
+    """Row hashes from typed columns (fast; the loader gives CSV and Parquet the same dtypes).
+
+    Times are hashed in one unit, since equal instants in other units have other integers; list cells
+    (Parquet metadata) are unhashable, so such a column is hashed by its text.
+    """
+    columns = {}
+    for name, column in table.items():
+        if column.dtype.kind == "M":
+            column = column.dt.as_unit("ns")
+        elif column.dtype == object and column.map(lambda v: not pd.api.types.is_scalar(v)).any():
+            column = column.astype(str)
+        columns[name] = column
+    return pd.util.hash_pandas_object(pd.DataFrame(columns), index=False).to_numpy()
+
+
+TABLE_NAMES = ("interactions", "tracks", "artists", "genres", "track_genres", "artist_genres", "users")
+
+
+@dataclass(frozen=True, eq=False)  # generated == would compare DataFrames elementwise and raise
 class Dataset:
     """Tables of one dataset, validated by `load_dataset`; repeated (user, track) rows already aggregated.
 
@@ -58,8 +77,8 @@ class Dataset:
             names = pd.unique(pd.concat([track_genres["genre"], artist_genres["genre"]], ignore_index=True))
             genres = pd.DataFrame({"genre": pd.Series(sorted(names), dtype="str")})
         genres = genres.assign(
-            parent=genres["parent"] if "parent" in genres else "",
-            popularity=genres["popularity"] if "popularity" in genres else np.nan,
+            parent=genres.get("parent", ""),
+            popularity=genres.get("popularity", np.nan),
         )
         seen_users = pd.unique(interactions["user_id"])
         if users is None:
@@ -79,15 +98,20 @@ class Dataset:
     def content_hash(self) -> str:
         """SHA-256 over every table's values and column names, independent of file format."""
         digest = hashlib.sha256()
-        for name in ("interactions", "tracks", "artists", "genres", "track_genres", "artist_genres", "users"):
+        for name in TABLE_NAMES:
             table = getattr(self, name)
             if name == "interactions":
                 table = table.drop(columns="split", errors="ignore")  # the split is a choice, not data
             digest.update(f"{name}:{','.join(map(str, table.columns))}:{len(table)}".encode())
             if len(table):
-                hashed = pd.util.hash_pandas_object(table.astype(object).where(table.notna(), None), index=False)
-                digest.update(hashed.to_numpy().tobytes())
+                digest.update(_hash_columns(table).tobytes())
         return digest.hexdigest()[:16]
+
+    def __eq__(self, other: object) -> bool:
+        """Same tables with the same values and dtypes; the folder and file format they came from do not matter."""
+        if not isinstance(other, Dataset):
+            return NotImplemented
+        return all(getattr(self, name).equals(getattr(other, name)) for name in TABLE_NAMES)
 
     @property
     def has_genres(self) -> bool:

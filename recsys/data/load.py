@@ -6,6 +6,7 @@ one pass instead of one error per run. Tables are read as text first, so a bad v
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from recsys.errors import DataValidationError, Problem
 MAX_ROWS_PER_CHECK = 10  # rows quoted per failed check; the rest are counted
 FUTURE_SLACK_S = 86_400  # timestamps later than now + 1 day are unit mistakes, not clock skew
 MAX_ABS_SECONDS = 7e9  # about 2191 AD / 1748 BC: beyond that it is not a time in seconds
+MAX_PLAYS = 2**53  # larger counts are not exact in float64 and overflow int64 when summed
 
 
 class _Problems(list):
@@ -55,20 +57,31 @@ def _read_table(path: Path, spec: TableSpec, problems: _Problems) -> pd.DataFram
             df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
         else:
             df = pd.read_parquet(path)
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(path.name, f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})"))
+    except UnicodeDecodeError:
+        problems.append(_not_utf8(path))
         return None
     except pd.errors.EmptyDataError:
         problems.append(Problem(path.name, "the file is empty (no header row)"))
         return None
+    except pd.errors.ParserError as exc:
+        problems.append(_ragged(path.name, exc))
+        return None
     except Exception as exc:  # pyarrow and the csv parser raise many types; all mean "unreadable"
         problems.append(Problem(path.name, f"cannot be read: {type(exc).__name__}: {exc}"))
         return None
+    # CSV rows with one field more than the header has names: pandas would silently make the first column the
+    # index and shift the others by one.
+    if path.suffix == ".csv" and not isinstance(df.index, pd.RangeIndex):
+        problems.append(Problem(path.name, "the rows have more fields than the header row has names", row=1))
+        return None
     df.columns = [str(c).strip() for c in df.columns]
+    duplicated = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    for column in duplicated:
+        problems.append(Problem(path.name, "column name appears more than once", column=column))
     missing = [c for c in spec.required_columns if c not in df.columns]
     for column in missing:
         problems.append(Problem(path.name, f"missing required column; has {list(df.columns)}", column=column))
-    if missing:
+    if missing or duplicated:
         return None
     known = (*spec.required_columns, *spec.optional_columns)
     if not spec.keep_extra:
@@ -79,21 +92,50 @@ def _read_table(path: Path, spec: TableSpec, problems: _Problems) -> pd.DataFram
     return df.reset_index(drop=True)
 
 
+def _not_utf8(path: Path) -> Problem:
+    """Locate the first byte that is not UTF-8: the data row (header = row 0) and the byte itself."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        row = data.count(b"\n", 0, exc.start)
+        byte = data[exc.start]
+        return Problem(path.name, f"not UTF-8 text (byte {byte:#04x} at offset {exc.start}; save it as UTF-8)",
+                       row=row or None, value=bytes([byte]))
+    return Problem(path.name, "not UTF-8 text")
+
+
+def _ragged(file: str, exc: pd.errors.ParserError) -> Problem:
+    """A CSV row with more fields than the header (the C parser names the line)."""
+    match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+    if match is None:
+        return Problem(file, f"cannot be read: {exc}")
+    expected, line, saw = (int(g) for g in match.groups())
+    return Problem(file, f"{saw} fields where the header has {expected} (unquoted comma?)", row=line - 1)
+
+
 def _as_text(series: pd.Series) -> pd.Series:
-    """IDs are strings: integers from Parquet become '7', missing values become ''."""
-    if series.dtype.kind == "f":  # Parquet float IDs: 7.0 -> '7' only when integral
-        as_int = series.dropna().astype("int64")
-        if np.array_equal(as_int.to_numpy(), series.dropna().to_numpy()):
-            return series.map(lambda v: "" if pd.isna(v) else str(int(v))).astype(str)
-    return series.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)).astype(str)
+    """IDs are strings: integers from Parquet become '7' (also when stored as 7.0), missing values ''."""
+    if series.dtype.kind == "f":
+        present = series.dropna().to_numpy()
+        if (np.abs(present) < 2**53).all() and np.array_equal(present, np.trunc(present)):
+            series = series.astype("Int64")
+    return _text(series)
+
+
+def _text(series: pd.Series) -> pd.Series:
+    """Every value as text, vectorised; missing ones (None, NaN, pd.NA, NaT) as ''."""
+    return series.astype(str).fillna("")
 
 
 def _numeric(df: pd.DataFrame, file: str, column: str, problems: _Problems, *, integer: bool = False,
-             minimum: float | None = None, strict_min: bool = False, allow_empty: bool = False) -> pd.Series:
+             minimum: float | None = None, strict_min: bool = False, maximum: float | None = None,
+             allow_empty: bool = False) -> pd.Series:
     """Parse a numeric column, reporting every value that is empty, non-numeric or out of range."""
     raw = df[column]
-    text = raw.astype(str).str.strip() if raw.dtype.kind not in "iufb" else None
+    text = _text(raw).str.strip() if raw.dtype.kind not in "iufb" else None
     values = pd.to_numeric(text if text is not None else raw, errors="coerce").astype("float64")
+    values = values.where(np.isfinite(values))  # 'inf' is no count, duration or weight
     empty = (text == "").to_numpy() if text is not None else raw.isna().to_numpy()
     if allow_empty:
         bad = values.isna().to_numpy() & ~empty
@@ -108,6 +150,8 @@ def _numeric(df: pd.DataFrame, file: str, column: str, problems: _Problems, *, i
         low = (values <= minimum) if strict_min else (values < minimum)
         rule = f"must be {'>' if strict_min else '>='} {minimum:g}"
         problems.rows(file, df, finite & low.to_numpy(), column, rule)
+    if maximum is not None:
+        problems.rows(file, df, finite & (values > maximum).to_numpy(), column, f"must be <= {maximum:.0f}")
     return values
 
 
@@ -123,21 +167,25 @@ def _check_refs(df: pd.DataFrame, file: str, column: str, known: pd.Index, targe
     problems.rows(file, df, unknown, column, f"not found in {target}")
 
 
+def _epoch_seconds(stamps: pd.Series) -> pd.Series:
+    """Seconds since 1970 in the stamps' own unit: year 1 in microseconds would overflow nanoseconds."""
+    return (stamps - pd.Timestamp(0, tz="UTC").as_unit(stamps.dt.unit)).dt.total_seconds()
+
+
 def _parse_timestamps(df: pd.DataFrame, file: str, problems: _Problems) -> pd.Series:
     """ISO-8601 text or Unix seconds to UTC datetimes; unparsable and future values are problems."""
     raw = df["timestamp"]
     if raw.dtype.kind in "iuf":
         seconds = raw.astype("float64")
     elif raw.dtype.kind == "M":
-        stamps = pd.to_datetime(raw, utc=True)
-        seconds = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+        seconds = _epoch_seconds(pd.to_datetime(raw, utc=True))
     else:
-        text = raw.astype(str).str.strip()
+        text = _text(raw).str.strip()
         seconds = pd.to_numeric(text, errors="coerce").astype("float64")
         is_text = seconds.isna() & (text != "")
         if is_text.any():
             stamps = pd.to_datetime(text[is_text], format="ISO8601", utc=True, errors="coerce")
-            seconds[is_text] = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+            seconds[is_text] = _epoch_seconds(stamps)
     future = seconds > time.time() + FUTURE_SLACK_S
     unparsable = seconds.isna() | (seconds < -MAX_ABS_SECONDS)
     problems.rows(file, df, unparsable.to_numpy(), "timestamp",
@@ -152,7 +200,7 @@ def _clean_interactions(df: pd.DataFrame, file: str, problems: _Problems) -> pd.
     _check_ids(df, file, "user_id", problems, unique=False)
     _check_ids(df, file, "track_id", problems, unique=False)
     if "plays" in df:
-        out["plays"] = _numeric(df, file, "plays", problems, integer=True, minimum=1)
+        out["plays"] = _numeric(df, file, "plays", problems, integer=True, minimum=1, maximum=MAX_PLAYS)
     else:
         out["plays"] = 1.0
     if "ms_played" in df:
@@ -160,36 +208,51 @@ def _clean_interactions(df: pd.DataFrame, file: str, problems: _Problems) -> pd.
     if "timestamp" in df:
         out["timestamp"] = _parse_timestamps(df, file, problems)
     if "split" in df:
-        labels = df["split"].astype(str).str.strip().str.lower()
+        labels = _text(df["split"]).str.strip().str.lower()
         problems.rows(file, df, ~labels.isin(SPLIT_LABELS).to_numpy(), "split",
                       f"unknown split label (expected one of {', '.join(SPLIT_LABELS)})")
         out["split"] = labels
     return out
 
 
-def _aggregate(inter: pd.DataFrame, file: str, problems: _Problems) -> pd.DataFrame:
-    """One row per (user, track): plays and ms_played summed, first and last timestamp kept."""
-    users, user_codes = np.unique(inter["user_id"].to_numpy(dtype=object), return_inverse=True)
-    tracks, track_codes = np.unique(inter["track_id"].to_numpy(dtype=object), return_inverse=True)
-    key = user_codes.astype(np.int64) * len(tracks) + track_codes
-    frame = inter.assign(_key=key, _row=np.arange(len(inter)) + 1)
-    groups = frame.groupby("_key", sort=False)
-    agg: dict[str, tuple[str, str]] = {"user_id": ("user_id", "first"), "track_id": ("track_id", "first"),
-                                       "plays": ("plays", "sum"), "_first_row": ("_row", "first")}
-    if "ms_played" in frame:
-        agg["ms_played"] = ("ms_played", lambda s: s.sum(min_count=1))
-    if "timestamp" in frame:
-        agg["first_ts"] = ("timestamp", "min")
-        agg["last_ts"] = ("timestamp", "max")
-    if "split" in frame:
-        agg["split"] = ("split", "first")
-        conflicting = groups["split"].nunique() > 1
-        for key_value in conflicting[conflicting].index[:MAX_ROWS_PER_CHECK]:
-            rows = frame.loc[frame["_key"] == key_value]
-            problems.append(Problem(file, f"rows {rows['_row'].tolist()[:5]} of user {rows['user_id'].iat[0]!r} and "
-                                    f"track {rows['track_id'].iat[0]!r} carry different split labels",
-                                    column="split", value=sorted(set(rows["split"]))))
-    out = groups.agg(**agg).sort_values("_first_row", kind="stable").drop(columns="_first_row")
+def _pair_keys(inter: pd.DataFrame) -> np.ndarray:
+    """One integer per distinct (user_id, track_id) pair (hash-based factorize: no sorting of strings)."""
+    user_codes, _ = pd.factorize(inter["user_id"])
+    track_codes, tracks = pd.factorize(inter["track_id"])
+    return user_codes.astype(np.int64) * len(tracks) + track_codes
+
+
+def _check_split_conflicts(inter: pd.DataFrame, file: str, problems: _Problems) -> None:
+    """Rows of one (user, track) pair must carry one split label: the pair becomes one interaction.
+
+    Unknown labels are reported on their own, so only the three valid labels can conflict here.
+    """
+    frame = inter.assign(_key=_pair_keys(inter), _row=np.arange(len(inter)) + 1)
+    frame = frame[frame["split"].isin(SPLIT_LABELS)]
+    counts = frame.groupby("_key", sort=False)["split"].nunique()
+    conflicting = counts.index[counts.to_numpy() > 1]
+    for key_value in conflicting[:MAX_ROWS_PER_CHECK]:
+        rows = frame.loc[frame["_key"] == key_value]
+        first_other = rows.loc[rows["split"] != rows["split"].iat[0], "_row"].iat[0]
+        problems.append(Problem(file, f"rows {rows['_row'].tolist()[:5]} of user {rows['user_id'].iat[0]!r} and "
+                                f"track {rows['track_id'].iat[0]!r} carry different split labels",
+                                row=int(first_other), column="split", value=sorted(set(rows["split"]))))
+    if len(conflicting) > MAX_ROWS_PER_CHECK:
+        more = len(conflicting) - MAX_ROWS_PER_CHECK
+        problems.append(Problem(file, f"{more} more pair(s) with different split labels", column="split"))
+
+
+def _aggregate(inter: pd.DataFrame) -> pd.DataFrame:
+    """One row per (user, track) in order of first appearance: plays and ms_played summed, first/last time kept."""
+    groups = inter.assign(_key=_pair_keys(inter)).groupby("_key", sort=False)
+    out = groups.agg(user_id=("user_id", "first"), track_id=("track_id", "first"), plays=("plays", "sum"))
+    if "ms_played" in inter:
+        out["ms_played"] = groups["ms_played"].sum(min_count=1)  # all missing stays missing, not 0
+    if "timestamp" in inter:
+        out["first_ts"] = groups["timestamp"].min()
+        out["last_ts"] = groups["timestamp"].max()
+    if "split" in inter:
+        out["split"] = groups["split"].first()
     out["plays"] = out["plays"].astype("int64")
     return out.reset_index(drop=True)
 
@@ -270,8 +333,10 @@ def load_dataset(path: str | Path) -> Dataset:
             _check_refs(raw, file, "track_id", pd.Index(t["tracks"]["track_id"]), "tracks", problems)
         if "users" in t:
             _check_refs(raw, file, "user_id", pd.Index(t["users"]["user_id"]), "users", problems)
+        if "split" in cleaned:
+            _check_split_conflicts(cleaned, file, problems)
         if not problems:
-            interactions = _aggregate(cleaned, file, problems)
+            interactions = _aggregate(cleaned)
     if problems:
         raise DataValidationError(problems, path=folder)
     return Dataset.from_tables(folder, interactions=interactions, **{k: v for k, v in t.items() if k != "interactions"})

@@ -54,10 +54,13 @@ class Adjacency:
     num_dst: int
 
     @classmethod
-    def build(cls, edge_index: Tensor, num_src: int, num_dst: int, edge_weight: Tensor | None = None) -> Adjacency:
+    def build(cls, edge_index: Tensor, num_src: int, num_dst: int, edge_weight: Tensor | None = None,
+              norm: Tensor | None = None) -> Adjacency:
         """Sort edges by destination and precompute both CSR layouts and the degree normalisation.
 
         With ``edge_weight`` the degrees are weighted sums and each edge's norm is multiplied by its weight.
+        A precomputed ``norm`` ([E], in the caller's edge order) is used as given instead: a sampled subgraph
+        passes the full graph's normalisation, rescaled (see `recsys.training.minibatch`).
         """
         src, dst = edge_index
         perm = torch.argsort(dst * num_src + src)
@@ -65,10 +68,13 @@ class Adjacency:
         crow = torch._convert_indices_from_coo_to_csr(dst, num_dst)
         t_perm = torch.argsort(src * num_dst + dst)
         ccol = torch._convert_indices_from_coo_to_csr(src[t_perm], num_src)
-        w = torch.ones_like(src, dtype=torch.float32) if edge_weight is None else edge_weight[perm].float()
-        deg_dst = torch.zeros(num_dst, device=w.device).index_add_(0, dst, w)
-        deg_src = torch.zeros(num_src, device=w.device).index_add_(0, src, w)
-        norm = w * (deg_dst[dst] * deg_src[src]).clamp_min(1e-12).rsqrt()
+        if norm is not None:
+            norm = norm[perm].float()
+        else:
+            w = torch.ones_like(src, dtype=torch.float32) if edge_weight is None else edge_weight[perm].float()
+            deg_dst = torch.zeros(num_dst, device=w.device).index_add_(0, dst, w)
+            deg_src = torch.zeros(num_src, device=w.device).index_add_(0, src, w)
+            norm = w * (deg_dst[dst] * deg_src[src]).clamp_min(1e-12).rsqrt()
         return cls(torch.stack([src, dst]), perm, crow, ccol, t_perm, norm, num_src, num_dst)
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -16,10 +17,8 @@ def bpr_loss(pos: Tensor, neg: Tensor, weight: Tensor | None = None, mask: Tenso
         mask: optional [B, n] validity of each negative (invalid ones are ignored).
     """
     losses = F.softplus(neg - pos.unsqueeze(1))
-    if mask is None:
-        per_positive = losses.mean(1)
-    else:
-        per_positive = (losses * mask).sum(1) / mask.sum(1).clamp_min(1)
+    mask = torch.ones_like(losses) if mask is None else mask
+    per_positive = (losses * mask).sum(1) / mask.sum(1).clamp_min(1)
     if weight is None:
         return per_positive.mean()
     return (per_positive * weight).sum() / weight.sum()
