@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "recommend": ("recsys.cli.recommend", "top-K recommendations for one user"),
     "explain": ("recsys.cli.explain", "explain one recommendation"),
     "demo": ("recsys.cli.demo", "model stats, top-K with explanations and metrics for one user"),
+    "faithfulness": ("recsys.cli.faithfulness", "measure explanation fidelity and truth recovery"),
     "bench": ("recsys.cli.bench", "speed, memory and quality benchmarks, as ratios to baselines"),
 }
 
