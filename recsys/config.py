@@ -26,6 +26,7 @@ class ModelConfig:
     use_genres: bool = True
     genre_weight: float = 0.1  # base weight of the genre term; the adaptive weight scales it per user (cap 0.5)
     use_edge_weight: bool = False  # weight propagation by log-plays; measured: no gain on either dataset
+    use_artists: bool | None = None  # None: only when artists group songs (>= 1.5 songs per artist on average)
     item_item: bool = True  # the Enhanced global scale's item-item (EASE) term
     item_item_max_songs: int = 60_000  # above this the dense item-item solve costs too much; the term is skipped
     item_item_topk: int = 128  # neighbours kept per song, so the term stays small in the checkpoint
@@ -65,9 +66,18 @@ class TrainConfig:
     device: str = "cpu"
     checkpoint_every: int = 5  # epochs between atomic checkpoints during training (0: only at the end)
     max_seconds: float | None = None  # wall-clock budget; stops like early stopping when exceeded
+    minibatch: bool = False  # forward over each batch's sampled L-hop subgraph, not the full graph (large graphs)
+    fanout: tuple[int, ...] = (10, 5)  # with minibatch: neighbours sampled per relation at each hop (-1: all)
+    eval_users: int = 0  # validation users sampled for early stopping (0: all); final metrics always use all
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fanout", tuple(self.fanout))  # a TOML/JSON list compares equal once saved
 
     def validate(self) -> TrainConfig:
         _check(self.epochs >= 1, f"epochs must be >= 1 (got {self.epochs})")
+        _check(len(self.fanout) >= 1 and all(isinstance(f, int) and (f >= 1 or f == -1) for f in self.fanout),
+               f"fanout must be one or more integers >= 1 or -1 (got {list(self.fanout)})")
+        _check(self.eval_users >= 0, f"eval_users must be >= 0 (got {self.eval_users})")
         _check(self.batch_size >= 1, f"batch_size must be >= 1 (got {self.batch_size})")
         _check(self.lr > 0, f"lr must be > 0 (got {self.lr})")
         _check(self.num_negatives >= 1, f"num_negatives must be >= 1 (got {self.num_negatives})")

@@ -8,8 +8,18 @@ from recsys.models.gat import EnhancedGATRecommender, GATRecommender, build_adja
 from recsys.models.memory import count_parameters, estimate_memory_usage, estimate_parameters
 from recsys.models.scoring import Scorer
 
-__all__ = ["Adjacency", "EnhancedGATRecommender", "GATRecommender", "Scorer", "build_adjacencies", "build_model",
-           "count_parameters", "estimate_memory_usage", "estimate_parameters"]
+__all__ = ["MIN_SONGS_PER_ARTIST", "Adjacency", "EnhancedGATRecommender", "GATRecommender", "Scorer", "build_adjacencies", "build_model",
+           "count_parameters", "estimate_memory_usage", "estimate_parameters", "resolve_use_artists"]
+
+
+MIN_SONGS_PER_ARTIST = 1.5  # below this on average, artist nodes mostly duplicate songs
+
+
+def resolve_use_artists(config: ModelConfig, num_nodes: dict[str, int]) -> bool:
+    """``config.use_artists``, or when unset: artists help only when they group songs (see GATRecommender)."""
+    if config.use_artists is not None:
+        return config.use_artists
+    return num_nodes["song"] >= MIN_SONGS_PER_ARTIST * max(1, num_nodes["artist"])
 
 
 def build_model(config: ModelConfig, num_nodes: dict[str, int]) -> GATRecommender:
@@ -18,7 +28,8 @@ def build_model(config: ModelConfig, num_nodes: dict[str, int]) -> GATRecommende
     common = {"num_users": num_nodes["user"], "num_songs": num_nodes["song"], "num_artists": num_nodes["artist"],
               "num_genres": num_nodes.get("genre", 0), "embedding_dim": config.embedding_dim,
               "hidden_dim": config.hidden_dim, "num_layers": config.num_layers, "heads": config.heads,
-              "dropout": config.dropout, "attention": config.attention, "use_edge_weight": config.use_edge_weight}
+              "dropout": config.dropout, "attention": config.attention, "use_edge_weight": config.use_edge_weight,
+              "use_artists": resolve_use_artists(config, num_nodes)}
     if not config.use_enhanced:
         return GATRecommender(**common)
     item_item = config.item_item and num_nodes["song"] <= config.item_item_max_songs

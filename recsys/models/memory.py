@@ -6,8 +6,10 @@ from torch import nn
 
 BYTES_PER_FLOAT = 4
 MB = 1024 * 1024
-BASIC_RELATIONS = 4  # listens, by and their reverses
-GENRE_RELATIONS = 6  # song/artist has_genre, user prefers, and their reverses
+LISTEN_RELATIONS = 2  # listens and its reverse
+ARTIST_RELATIONS = 2  # by and its reverse
+GENRE_RELATIONS = 4  # song has_genre, user prefers, and their reverses
+ARTIST_GENRE_RELATIONS = 2  # artist has_genre and its reverse
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -16,7 +18,7 @@ def count_parameters(model: nn.Module) -> int:
 
 def estimate_parameters(num_users: int, num_songs: int, num_artists: int, num_genres: int = 0,
                         embedding_dim: int = 64, num_layers: int = 2, heads: int = 4, hidden_dim: int | None = None,
-                        use_genres: bool | None = None) -> int:
+                        use_genres: bool | None = None, use_artists: bool = True) -> int:
     """Exact trainable parameter count of a GAT recommender with these sizes.
 
     Embedding tables, an optional input projection, and per layer and relation one attention vector for each
@@ -25,8 +27,9 @@ def estimate_parameters(num_users: int, num_songs: int, num_artists: int, num_ge
     """
     hidden = hidden_dim or embedding_dim
     genres = num_genres > 0 if use_genres is None else (use_genres and num_genres > 0)
-    nodes = num_users + num_songs + num_artists + (num_genres if genres else 0)
-    relations = BASIC_RELATIONS + (GENRE_RELATIONS if genres else 0)
+    nodes = num_users + num_songs + (num_artists if use_artists else 0) + (num_genres if genres else 0)
+    relations = LISTEN_RELATIONS + (ARTIST_RELATIONS if use_artists else 0)
+    relations += (GENRE_RELATIONS + (ARTIST_GENRE_RELATIONS if use_artists else 0)) if genres else 0
     projection = embedding_dim * hidden if hidden != embedding_dim else 0
     per_layer = relations * 2 * hidden + 2
     return nodes * embedding_dim + projection + num_layers * per_layer
@@ -35,7 +38,7 @@ def estimate_parameters(num_users: int, num_songs: int, num_artists: int, num_ge
 def estimate_memory_usage(num_users: int, num_songs: int, num_artists: int, num_genres: int = 0,
                           embedding_dim: int = 64, num_layers: int = 2, heads: int = 4, hidden_dim: int | None = None,
                           use_genres: bool | None = None, num_edges: int = 0, training: bool = False,
-                          item_item_topk: int = 0) -> float:
+                          item_item_topk: int = 0, use_artists: bool = True) -> float:
     """Estimated memory in MB (float32): parameters, plus gradients, Adam state and activations when training.
 
     Args:
@@ -45,7 +48,7 @@ def estimate_memory_usage(num_users: int, num_songs: int, num_artists: int, num_
     """
     hidden = hidden_dim or embedding_dim
     params = estimate_parameters(num_users, num_songs, num_artists, num_genres, embedding_dim, num_layers, heads,
-                                 hidden_dim, use_genres)
+                                 hidden_dim, use_genres, use_artists)
     floats = params * (4 if training else 1)
     if num_edges:
         nodes = num_users + num_songs + num_artists + num_genres

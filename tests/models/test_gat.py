@@ -16,6 +16,7 @@ from recsys.models import (
     build_model,
     estimate_memory_usage,
     estimate_parameters,
+    resolve_use_artists,
 )
 from recsys.models.scoring import MAX_GENRE_WEIGHT
 
@@ -30,17 +31,19 @@ def nodes(graph) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("config", [ModelConfig.basic(), ModelConfig(), ModelConfig(attention="softmax", heads=2),
-                                    ModelConfig(hidden_dim=32), ModelConfig(use_genres=False)])
+                                    ModelConfig(hidden_dim=32), ModelConfig(use_genres=False),
+                                    ModelConfig(use_artists=False), ModelConfig.basic(use_artists=False)])
 def test_parameter_estimate_is_exact(graph, config):
     n = nodes(graph)
     model = build_model(config, n)
+    use_artists = resolve_use_artists(config, n)
     expected = estimate_parameters(n["user"], n["song"], n["artist"], n["genre"], config.embedding_dim,
                                    config.num_layers, config.heads, config.hidden_dim,
-                                   config.use_enhanced and config.use_genres)
+                                   config.use_enhanced and config.use_genres, use_artists)
     assert model.num_parameters() == expected
     megabytes = estimate_memory_usage(n["user"], n["song"], n["artist"], n["genre"], config.embedding_dim,
                                       config.num_layers, config.heads, config.hidden_dim,
-                                      config.use_enhanced and config.use_genres)
+                                      config.use_enhanced and config.use_genres, use_artists=use_artists)
     assert megabytes == pytest.approx(expected * 4 / 2**20)
 
 
@@ -51,6 +54,17 @@ def test_default_scale_sizes_match_the_seed():
     assert enhanced > 400_000
     assert estimate_memory_usage(1000, 5000, 500, 35, num_edges=100_000, training=True) > \
         estimate_memory_usage(1000, 5000, 500, 35)
+
+
+def test_artists_used_only_when_they_group_songs(graph):
+    n = nodes(graph)
+    assert resolve_use_artists(ModelConfig(), n)  # generated data: about 10 songs per artist
+    assert not resolve_use_artists(ModelConfig(), {**n, "artist": n["song"]})  # Last.fm: each item its own artist
+    assert resolve_use_artists(ModelConfig(use_artists=True), {**n, "artist": n["song"]})
+    model = build_model(ModelConfig(use_artists=False), n)
+    assert "artist" not in model.node_types and all("artist" not in (et[0], et[2]) for et in model.edge_types)
+    z = model(*model.full_inputs(graph))
+    assert set(z) == {"user", "song", "genre"}
 
 
 def test_model_selection_by_use_enhanced(graph):
