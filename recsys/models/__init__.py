@@ -8,8 +8,9 @@ from recsys.models.gat import EnhancedGATRecommender, GATRecommender, build_adja
 from recsys.models.memory import count_parameters, estimate_memory_usage, estimate_parameters
 from recsys.models.scoring import Scorer
 
-__all__ = ["MIN_SONGS_PER_ARTIST", "Adjacency", "EnhancedGATRecommender", "GATRecommender", "Scorer", "build_adjacencies", "build_model",
-           "count_parameters", "estimate_memory_usage", "estimate_parameters", "resolve_use_artists"]
+__all__ = ["MIN_SONGS_PER_ARTIST", "Adjacency", "EnhancedGATRecommender", "GATRecommender", "Scorer",
+           "build_adjacencies", "build_model", "count_parameters", "estimate_memory_usage", "estimate_parameters",
+           "resolve_use_artists"]
 
 
 MIN_SONGS_PER_ARTIST = 1.5  # below this on average, artist nodes mostly duplicate songs

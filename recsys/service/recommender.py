@@ -105,10 +105,20 @@ class Recommender:
         return [str(g) for g in self.maps.genre.ids]
 
     def user_index(self, user_id: object) -> int:
+        """The node index of a user ID; UnknownIdError (with close matches) when it is not in the data."""
         return self.maps.user.index(user_id)
 
     def track_index(self, track_id: object) -> int:
+        """The node index of a track ID; UnknownIdError (with close matches) when it is not in the data."""
         return self.maps.song.index(track_id)
+
+    def track(self, track_id: object) -> dict[str, Any]:
+        """track_id, title, artist_id, artist and genres of one track."""
+        return self.track_info(self.track_index(track_id))
+
+    def adaptive_genre_weight(self, user_id: object) -> float:
+        """The genre weight `recommend` uses for this user when genre_weight is None."""
+        return float(self.scorer.adaptive[self.user_index(user_id)])
 
     def track_info(self, song: int) -> dict[str, Any]:
         artist = int(self._song_artist[song])

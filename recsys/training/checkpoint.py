@@ -78,7 +78,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
                                   f"data, which could run code ({unsafe[:200]})") from None
         raise CheckpointError(f"cannot read checkpoint {path}: truncated or corrupted (not a valid "
                               f"checkpoint stream: {str(exc).splitlines()[-1][:200]})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, IndexError, TypeError,
+            AttributeError) as exc:  # torch's weights-only unpickler raises all of these on junk bytes
         raise CheckpointError(f"cannot read checkpoint {path}: truncated or corrupted "
                               f"({type(exc).__name__}: {str(exc)[:200]})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:

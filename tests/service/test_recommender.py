@@ -174,3 +174,12 @@ def test_load_from_checkpoint_path(enhanced_run):
     rec = Recommender.load(enhanced_run.checkpoint)
     assert rec.model_card()["parameters"] == enhanced_run.model.num_parameters()
     assert rec.model_card()["history"] == enhanced_run.state.history
+
+
+def test_track_and_adaptive_weight_lookups(recommender, user):
+    track_id = recommender.recommend(user, k=1)["track_id"].iat[0]
+    info = recommender.track(track_id)
+    assert info["track_id"] == track_id and info["title"] and info["artist"]
+    weight = recommender.adaptive_genre_weight(user)
+    assert weight == recommender.recommend(user, k=1)["genre_weight"].iat[0]
+    assert weight == recommender.user_profile(user)["adaptive_genre_weight"]

@@ -1,0 +1,1 @@
+"""One file per page; the router in `dashboard/app.py` executes them."""

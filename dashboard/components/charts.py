@@ -1,0 +1,159 @@
+"""Plotly figures. Each takes plain data (lists, dicts, DataFrames) and the theme's colour maps; names are escaped
+because Plotly reads labels as a subset of HTML (it decodes the entities back, so they display as typed)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from dashboard.components.text import esc, shorten
+from dashboard.components.theme import NO_GENRE_COLOR, PART_COLORS
+
+
+def _style(fig: go.Figure, height: int = 360, title: str | None = None) -> go.Figure:
+    fig.update_layout(height=height, margin={"l": 8, "r": 8, "t": 40 if title else 12, "b": 8},
+                      title=title, legend={"orientation": "h", "y": -0.18, "x": 0},
+                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    return fig
+
+
+def _label(value: object, limit: int = 32) -> str:
+    return esc(shorten(value, limit))
+
+
+def genre_bars(frame: pd.DataFrame, colors: Mapping[str, str], value: str = "plays", top: int = 20,
+               height: int = 420) -> go.Figure:
+    """Horizontal bars of one column (plays, songs or share) per genre, biggest on top."""
+    data = frame.nlargest(top, value).iloc[::-1]
+    fig = go.Figure(go.Bar(x=data[value], y=[_label(g) for g in data["genre"]], orientation="h",
+                           marker_color=[colors.get(g, NO_GENRE_COLOR) for g in data["genre"]],
+                           hovertemplate="%{y}: %{x:,.3~f}<extra></extra>"))
+    fig.update_xaxes(title=value)
+    return _style(fig, height)
+
+
+def training_curve(history: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Training loss and validation NDCG@10 per epoch, on two axes."""
+    frame = pd.DataFrame(history)
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    if "loss" in frame:
+        fig.add_trace(go.Scatter(x=frame["epoch"], y=frame["loss"], name="training loss", mode="lines+markers",
+                                 line_color=PART_COLORS["embedding"]), secondary_y=False)
+    if "valid_ndcg@10" in frame:
+        fig.add_trace(go.Scatter(x=frame["epoch"], y=frame["valid_ndcg@10"], name="validation NDCG@10",
+                                 mode="lines+markers", line_color=PART_COLORS["total"]), secondary_y=True)
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title="loss", secondary_y=False)
+    fig.update_yaxes(title="NDCG@10", secondary_y=True, showgrid=False)
+    return _style(fig, 320)
+
+
+def metric_bars(models: Mapping[str, Mapping[str, Any]], metrics: Sequence[str],
+                colors: Mapping[str, str]) -> go.Figure:
+    """Grouped bars: one group per metric, one bar per model."""
+    fig = go.Figure()
+    for name, values in models.items():
+        fig.add_trace(go.Bar(name=_label(name), x=list(metrics), marker_color=colors.get(name),
+                             y=[values.get(m) if isinstance(values.get(m), int | float) else None for m in metrics],
+                             hovertemplate="%{x}: %{y:.4f}<extra>%{fullData.name}</extra>"))
+    fig.update_layout(barmode="group")
+    return _style(fig, 340)
+
+
+def score_waterfall(explanation: Mapping[str, Any]) -> go.Figure:
+    """Graph embedding + item-item + genre match = score (the service's exact decomposition)."""
+    parts = [("Graph embedding", explanation["embedding_score"]),
+             ("Listening history (item-item)", explanation["item_item_score"]),
+             (f"Genre match (x{explanation['genre_weight']:.2f})", explanation["genre_score"])]
+    fig = go.Figure(go.Waterfall(
+        x=[p[0] for p in parts] + ["Score"], y=[p[1] for p in parts] + [explanation["score"]],
+        measure=["relative"] * len(parts) + ["total"], textposition="outside",
+        text=[f"{v:+.3f}" for _, v in parts] + [f"{explanation['score']:.3f}"],
+        increasing={"marker": {"color": PART_COLORS["item_item"]}},
+        decreasing={"marker": {"color": PART_COLORS["negative"]}},
+        totals={"marker": {"color": PART_COLORS["total"]}}, connector={"line": {"color": "#64748B"}}))
+    fig.update_yaxes(title="score")
+    return _style(fig, 340)
+
+
+def genre_influence(details: Sequence[Mapping[str, Any]], colors: Mapping[str, str]) -> go.Figure:
+    """Each shared genre's contribution (listener affinity x song strength)."""
+    fig = go.Figure(go.Bar(
+        x=[_label(d["genre"]) for d in details], y=[d["contribution"] for d in details],
+        marker_color=[colors.get(d["genre"], NO_GENRE_COLOR) for d in details],
+        customdata=[[d["user_affinity"], d["song_strength"]] for d in details],
+        hovertemplate="%{x}<br>contribution %{y:.3f}<br>listener affinity %{customdata[0]:.2f}"
+                      "<br>song strength %{customdata[1]:.2f}<extra></extra>",
+        width=0.45 if len(details) < 3 else None))
+    fig.update_yaxes(title="genre influence")
+    return _style(fig, 340)
+
+
+def history_bars(contributions: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Which songs of the listener's history push this recommendation, split by path (item-item, attention)."""
+    rows = list(contributions)[::-1]
+    names = [_label(f"{c['title']} · {c['artist']}", 44) for c in rows]
+    fig = go.Figure([
+        go.Bar(name="item-item", y=names, x=[c["item_item"] for c in rows], orientation="h",
+               marker_color=PART_COLORS["item_item"]),
+        go.Bar(name="attention path", y=names, x=[c["attention_path"] for c in rows], orientation="h",
+               marker_color=PART_COLORS["embedding"])])
+    fig.update_layout(barmode="relative")
+    fig.update_xaxes(title="contribution to the score")
+    return _style(fig, max(240, 34 * len(rows) + 90))
+
+
+def counterfactual_bars(items: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """How much the score drops when one history song is removed (the model re-run without it)."""
+    rows = list(items)[::-1]
+    fig = go.Figure(go.Bar(
+        y=[_label(f"{i['title']} · {i['artist']}", 44) for i in rows], x=[i["drop"] for i in rows], orientation="h",
+        marker_color=[PART_COLORS["total"] if i["drop"] > 0 else PART_COLORS["negative"] for i in rows],
+        hovertemplate="%{y}<br>score drop %{x:.3f}<extra></extra>"))
+    fig.update_xaxes(title="score drop without this song")
+    return _style(fig, max(220, 30 * len(rows) + 80))
+
+
+def overlap_heatmap(lists: Mapping[str, Sequence[str]]) -> go.Figure:
+    """Songs shared by every pair of top-k lists (the diagonal is each list's length)."""
+    names = list(lists)
+    sets = [set(lists[n]) for n in names]
+    matrix = [[len(a & b) for b in sets] for a in sets]
+    labels = [_label(n, 28) for n in names]
+    fig = go.Figure(go.Heatmap(z=matrix, x=labels, y=labels, colorscale=[[0, "#1A1D27"], [1, "#7C3AED"]], text=matrix,
+                               texttemplate="%{text}", hovertemplate="%{y} ∩ %{x}: %{z}<extra></extra>",
+                               showscale=False))
+    fig.update_yaxes(autorange="reversed")
+    return _style(fig, 120 + 48 * len(names))
+
+
+def embedding_scatter(frame: pd.DataFrame, colors: Mapping[str, str], highlight: str | None = None) -> go.Figure:
+    """The 2-D projection coloured by (main) genre; an optional highlighted ID is drawn as a big star."""
+    data = frame.assign(name=[_label(v, 48) for v in frame["label"]], genre_label=[esc(g) for g in frame["genre"]])
+    fig = px.scatter(data, x="x", y="y", color="genre_label", hover_name="name", hover_data={"id": True, "x": False,
+                     "y": False, "genre_label": False},
+                     color_discrete_map={esc(g): c for g, c in colors.items()}, opacity=0.75)
+    fig.update_traces(marker_size=6)
+    if highlight is not None and (frame["id"] == highlight).any():
+        row = data[frame["id"] == highlight].iloc[0]
+        fig.add_trace(go.Scatter(x=[row["x"]], y=[row["y"]], mode="markers", name="selected",
+                                 marker={"symbol": "star", "size": 22, "color": "#FFFFFF",
+                                         "line": {"width": 2, "color": "#F472B6"}}, hovertext=[row["name"]]))
+    fig.update_xaxes(showticklabels=False, title=None)
+    fig.update_yaxes(showticklabels=False, title=None)
+    fig = _style(fig, 600)
+    fig.update_layout(legend={"title": "genre", "orientation": "v", "x": 1.02, "y": 1, "font": {"size": 11}})
+    return fig
+
+
+def activity_histogram(counts: Sequence[int]) -> go.Figure:
+    """How many songs each listener has in the training history."""
+    fig = go.Figure(go.Histogram(x=list(counts), nbinsx=40, marker_color=PART_COLORS["embedding"]))
+    fig.update_xaxes(title="songs per listener")
+    fig.update_yaxes(title="listeners")
+    return _style(fig, 320)

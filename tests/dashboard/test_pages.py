@@ -1,0 +1,171 @@
+"""Every page through the real router (AppTest): renders, deep links, garbage links, the live slider, exports."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from apptest_helpers import assert_clean, texts
+
+PAGES = ["overview", "recommendations", "explanation", "compare", "cold_start", "explore"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_errors(app_factory, page):
+    at = app_factory(page)
+    assert_clean(at)
+    assert at.title, "the page has a title"
+    assert not at.warning, texts(at, "warning")
+
+
+def test_overview_shows_counts_model_card_and_the_evaluation_report(app_factory):
+    at = app_factory("overview")
+    labels = [m.label for m in at.metric]
+    assert {"Listeners", "Songs", "Artists", "Genres", "Parameters", "Epochs"} <= set(labels)
+    report = [d.value for d in at.dataframe if "model" in d.value.columns]
+    assert report and report[0]["model"].tolist()[0] == "enhanced_gat"  # sorted by ndcg@10
+    assert any("default.eval.json" in c for c in texts(at, "caption"))
+
+
+def test_recommendations_deep_link_seeds_user_k_and_weight(app_factory, users):
+    at = app_factory("recommendations", user=users[3], k="7", genre_weight="0.4")
+    assert_clean(at)
+    assert at.session_state["view.user"] == users[3]
+    assert at.selectbox(key="w.user").value == users[3]
+    assert at.number_input(key="w.k").value == 7
+    assert at.slider(key="w.gw").value == pytest.approx(0.4)
+    assert at.toggle(key="w.gw_adaptive").value is False
+    table = _ranking(at)
+    assert len(table) == 7
+    assert at.query_params == {"user": users[3], "k": "7", "genre_weight": "0.4"}  # the link stays shareable
+
+
+def test_slider_reranks_and_shows_the_moves(app_factory, users):
+    at = app_factory("recommendations", user=users[0], k="20", genre_weight="0")
+    before = _ranking(at)["title"].tolist()
+    assert set(_ranking(at)["move"]) == {""}  # nothing to compare with yet
+    at.slider(key="w.gw").set_value(1.0).run()
+    assert_clean(at)
+    after = _ranking(at)
+    assert after["title"].tolist() != before
+    assert any(m.startswith(("▲", "▼")) or m == "✦ new" for m in after["move"])
+    assert any("against 0.00" in m for m in texts(at, "markdown"))
+    assert at.query_params["genre_weight"] == "1"
+    at.toggle(key="w.gw_adaptive").set_value(True).run()  # back to adaptive: the weight leaves the URL
+    assert "genre_weight" not in at.query_params
+    assert any("adaptive" in m for m in texts(at, "markdown"))
+
+
+def test_unknown_user_in_a_link_is_a_friendly_warning(app_factory, users):
+    at = app_factory("recommendations", user="nobody-like-this")
+    assert not at.exception
+    assert any("Unknown user" in w and "most active listener" in w for w in texts(at, "warning"))
+    assert at.session_state["view.user"] == users[0]
+    assert len(_ranking(at)) == 10
+
+
+@pytest.mark.parametrize("page", ["recommendations", "explanation"])
+def test_garbage_query_parameters_fall_back_to_defaults(app_factory, page):
+    at = app_factory(page, user="<script>alert(1)</script>", genre_weight="abc", k="-5", track="<img src=x>")
+    assert not at.exception
+    shown = " ".join(texts(at, "warning"))
+    assert "genre_weight=abc" in shown and "k=-5" in shown and "Unknown user '<script>alert(1)</script>'" in shown
+    raw = " ".join(str(w.value) for w in at.warning)
+    assert "<script>" not in raw  # in the Markdown source every < is escaped: it displays as text
+    assert at.toggle(key="w.gw_adaptive").value is True  # defaults: adaptive weight, k = 10, top listener
+    assert "genre_weight" not in at.query_params and at.query_params.get("k", "10") == "10"
+    assert at.query_params["user"] == at.session_state["view.user"] != "<script>alert(1)</script>"
+
+
+def test_search_and_random_pick_users(app_factory, users):
+    at = app_factory("recommendations")
+    at.text_input(key="w.user_query").set_value(users[5]).run()
+    assert any(users[5] in option for option in at.selectbox(key="w.user").options)
+    at.selectbox(key="w.user").set_value(users[5]).run()
+    assert at.session_state["view.user"] == users[5]
+    at.button(key="w.random").click().run()
+    assert_clean(at)
+    assert at.query_params["user"] == at.session_state["view.user"]
+
+
+def test_downloads_carry_the_list(app_factory, users):
+    at = app_factory("recommendations", user=users[1], k="5")
+    buttons = {b.label: b for b in at.get("download_button")}
+    assert {"Download CSV", "Download JSON"} <= set(buttons)
+
+
+def test_explain_button_opens_the_explanation_of_that_song(app_factory, users):
+    at = app_factory("recommendations", user=users[2])
+    first = _ranking(at)["title"].iat[0]
+    at.button(key="w.explain_go").click().run()
+    assert_clean(at)
+    assert [t.value for t in at.title] == ["Why this song?"]
+    assert at.query_params["user"] == users[2] and at.query_params["track"] == at.session_state["view.track"]
+    track = at.selectbox(key="w.track")
+    assert track.value == at.session_state["view.track"] and first in track.format_func(track.value)
+
+
+def test_explanation_deep_link_and_what_if(app_factory, users, recommender):
+    track = recommender.recommend(users[4], 3)["track_id"].iat[2]
+    at = app_factory("explanation", user=users[4], track=track, genre_weight="0.5")
+    assert_clean(at)
+    assert at.selectbox(key="w.track").value == track
+    assert at.slider(key="w.gw").value == pytest.approx(0.5)
+    sentence = texts(at, "info")[0]
+    assert "is recommended" in sentence
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Rank"] == "#3" and labels["Genre weight"] == "0.50"
+    at.button(key="w.whatif").click().run()
+    assert_clean(at)
+    assert any("drop" in d.value.columns for d in at.dataframe)
+    download = [b for b in at.get("download_button") if "explanation" in b.label.lower()]
+    assert download
+
+
+def test_explanation_of_an_unknown_track_falls_back(app_factory, users):
+    at = app_factory("explanation", user=users[0], track="no-such-track")
+    assert not at.exception
+    assert any("Unknown track" in w for w in texts(at, "warning"))
+    assert at.session_state["view.track"] != "no-such-track"
+
+
+def test_compare_lists_both_checkpoints_baselines_and_overlap(app_factory, users):
+    at = app_factory("compare", user=users[0], k="5")
+    assert_clean(at)
+    lists = [d.value for d in at.dataframe if "shared" in d.value.columns]
+    assert len(lists) == 2  # default.pt and basic.pt
+    at.multiselect(key="w.baselines").set_value(["popularity"]).run()
+    assert_clean(at)
+    assert len([d for d in at.dataframe if "shared" in d.value.columns]) == 3
+    assert any("appear in all 3 lists" in c for c in texts(at, "caption"))
+
+
+def test_cold_start_from_genres_in_the_link(app_factory, recommender):
+    genres = recommender.genres()[:2]
+    at = app_factory("cold_start", genres=",".join(genres), k="6")
+    assert_clean(at)
+    assert at.multiselect(key="w.genres").value == genres
+    assert len(at.dataframe[0].value) == 6
+    at = app_factory("cold_start", genres="NoSuchGenre")
+    assert any("Unknown genre" in w for w in texts(at, "warning"))
+
+
+def test_explore_neighbours_of_the_linked_track(app_factory, recommender):
+    track = recommender.search_tracks(limit=5)["track_id"].iat[4]
+    at = app_factory("explore", track=track)
+    assert_clean(at)
+    assert at.selectbox(key="w.explore_track").value == track
+    assert any("similarity" in d.value.columns for d in at.dataframe)
+
+
+def _ranking(at):
+    """The recommendation table (the one with the 'move' column)."""
+    frames = [d.value for d in at.dataframe if "move" in d.value.columns]
+    assert frames, "no recommendation table on the page"
+    return frames[0]
+
+
+def test_exports_are_valid_json(app_factory, users):
+    from dashboard.components.tables import to_json
+
+    assert json.loads(to_json({"a": float("nan"), "b": [1.5, float("inf")]})) == {"a": None, "b": [1.5, None]}
