@@ -234,7 +234,7 @@ class EnhancedGATRecommender(GATRecommender):
         use_genres: propagate through genre nodes (the global scale) and add the genre-influence term.
         genre_weight: base weight of the genre term; ``None`` at serving time means adaptive per user.
         item_item: include the item-item (EASE) term in the global scale; fitted after training.
-        item_item_topk: neighbours kept per song in that term.
+        item_item_topk: neighbours kept per song in that term (None: all, a dense songs x songs matrix).
     """
 
     node_types = ("user", "song", "artist", "genre")
@@ -243,15 +243,14 @@ class EnhancedGATRecommender(GATRecommender):
                  embedding_dim: int = 64, hidden_dim: int = 64, num_layers: int = 2, heads: int = 4,
                  dropout: float = 0.1, use_genres: bool = True, genre_weight: float = 0.1,
                  attention: str = "gated", use_edge_weight: bool = False, item_item: bool = True,
-                 item_item_topk: int = 128, use_artists: bool = True) -> None:
+                 item_item_topk: int | None = None, use_artists: bool = True) -> None:
         self.use_genres = bool(use_genres and num_genres > 0)
         if not self.use_genres:
             self.node_types = GATRecommender.node_types
         super().__init__(num_users, num_songs, num_artists, num_genres, embedding_dim, hidden_dim, num_layers,
                          heads, dropout, attention, use_edge_weight, use_artists)
         self.genre_weight = genre_weight
-        self.item_item_topk = item_item_topk
-        self.item_item = ItemItemTerm(num_songs) if item_item else None
+        self.item_item = ItemItemTerm(num_songs, item_item_topk) if item_item else None
         self.register_buffer("item_item_beta", torch.tensor(0.0))  # set when the term is fitted and tuned
 
     @property

@@ -86,19 +86,31 @@ def _top_per_column(b: np.ndarray, start: int, topk: int) -> tuple[np.ndarray, n
 
 
 class ItemItemTerm(nn.Module):
-    """Holds a fitted sparse B^T and scores users from their history rows; saved as the module's extra state."""
+    """B^T of EASE and the scores and contributions it gives; dense, or sparse with ``topk`` per song.
 
-    def __init__(self, num_songs: int) -> None:
+    The matrix is a closed-form function of the training interactions and lambda, so a checkpoint stores only
+    lambda and topk (its extra state) and `fit` rebuilds the exact same matrix from the training graph on
+    load: checkpoints stay small however large the catalogue.
+    """
+
+    def __init__(self, num_songs: int, topk: int | None = None) -> None:
         super().__init__()
-        self.num_songs = num_songs
-        self.matrix: Tensor | None = None  # B^T, sparse CSR [songs, songs]
+        self.num_songs, self.topk = num_songs, topk
+        self.lam: float | None = None
+        self.matrix: Tensor | None = None  # B^T [songs, songs]: dense, or sparse CSR when topk is set
 
     @property
     def fitted(self) -> bool:
         return self.matrix is not None
 
-    def set_matrix(self, matrix: Tensor | None) -> None:
-        self.matrix = matrix
+    def fit(self, listens: Tensor, num_users: int, lam: float) -> ItemItemTerm:
+        """Solve EASE on the (user, song) training pairs ``listens`` [2, E]."""
+        self.lam = float(lam)
+        self.matrix = fit_ease(listens[0], listens[1], num_users, self.num_songs, self.lam, self.topk)
+        return self
+
+    def clear(self) -> None:
+        self.lam, self.matrix = None, None
 
     def scores(self, history: Tensor) -> Tensor:
         """history: dense [B, songs] (0/1) -> scores [B, songs] = history @ B."""
@@ -108,20 +120,19 @@ class ItemItemTerm(nn.Module):
     def contributions(self, history_songs: Tensor, song: int) -> tuple[Tensor, Tensor]:
         """(history songs, weights) that sum to this song's item-item score for a user with that history."""
         assert self.matrix is not None, "item-item term not fitted"
+        if self.matrix.layout == torch.strided:
+            weights = self.matrix[song, history_songs]
+            keep = weights != 0
+            return history_songs[keep], weights[keep]
         crow, col, val = self.matrix.crow_indices(), self.matrix.col_indices(), self.matrix.values()
         lo, hi = int(crow[song]), int(crow[song + 1])
         sources, weights = col[lo:hi], val[lo:hi]
         mask = torch.isin(sources, history_songs.to(sources.device))
         return sources[mask], weights[mask]
 
-    def get_extra_state(self) -> dict[str, Tensor]:
-        if self.matrix is None:
-            return {}
-        m = self.matrix
-        return {"crow": m.crow_indices(), "col": m.col_indices().int(), "val": m.values()}
+    def get_extra_state(self) -> dict[str, float | int | None]:
+        return {"lambda": self.lam, "topk": self.topk}
 
-    def set_extra_state(self, state: dict[str, Tensor]) -> None:
-        if not state:
-            self.matrix = None
-            return
-        self.matrix = csr(state["crow"], state["col"].long(), state["val"], (self.num_songs, self.num_songs))
+    def set_extra_state(self, state: dict[str, float | int | None]) -> None:
+        """Restore the settings; the matrix is refitted from the training graph (`recsys.training.restore`)."""
+        self.lam, self.topk, self.matrix = state.get("lambda"), state.get("topk"), None

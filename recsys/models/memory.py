@@ -38,13 +38,13 @@ def estimate_parameters(num_users: int, num_songs: int, num_artists: int, num_ge
 def estimate_memory_usage(num_users: int, num_songs: int, num_artists: int, num_genres: int = 0,
                           embedding_dim: int = 64, num_layers: int = 2, heads: int = 4, hidden_dim: int | None = None,
                           use_genres: bool | None = None, num_edges: int = 0, training: bool = False,
-                          item_item_topk: int = 0, use_artists: bool = True) -> float:
+                          item_item_topk: int | None = 0, use_artists: bool = True) -> float:
     """Estimated memory in MB (float32): parameters, plus gradients, Adam state and activations when training.
 
     Args:
         num_edges: directed message-passing edges (both directions); each stores per-head coefficients.
         training: add gradients and Adam's two moments (3x parameters) and the activations kept for backward.
-        item_item_topk: neighbours per song of the item-item term (0: none).
+        item_item_topk: neighbours per song of the item-item term (0: no term; None: dense songs x songs).
     """
     hidden = hidden_dim or embedding_dim
     params = estimate_parameters(num_users, num_songs, num_artists, num_genres, embedding_dim, num_layers, heads,
@@ -54,5 +54,8 @@ def estimate_memory_usage(num_users: int, num_songs: int, num_artists: int, num_
         nodes = num_users + num_songs + num_artists + num_genres
         per_edge = heads * (4 if training else 1)  # logits, gate, coefficient, dropped coefficient
         floats += num_layers * (num_edges * per_edge + nodes * hidden * (2 if training else 1))
-    ii_bytes = num_songs * item_item_topk * (BYTES_PER_FLOAT + 4)  # float value + int32 index
+    if item_item_topk is None:
+        ii_bytes = num_songs * num_songs * BYTES_PER_FLOAT
+    else:
+        ii_bytes = num_songs * item_item_topk * (BYTES_PER_FLOAT + 8)  # float value + int64 index
     return (floats * BYTES_PER_FLOAT + ii_bytes) / MB

@@ -19,10 +19,9 @@ from recsys.data import Dataset
 from recsys.evaluation import RankingTask, ndcg_at
 from recsys.graph import LISTENS
 from recsys.models import GATRecommender, Scorer
-from recsys.models.item_item import fit_ease
 
-LAMBDAS = (20.0, 100.0, 500.0)  # EASE L2 strengths tried; sensible range from sparse to dense data
-BETAS = (0.0, 0.5, 1.0, 2.0, 4.0)  # item-item weight relative to the embedding score's spread
+LAMBDAS = (20.0, 50.0, 100.0, 200.0, 500.0)  # EASE L2 strengths tried; the range chosen on both datasets
+BETAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # item-item weight relative to the embedding score's spread
 SAMPLE_USERS = 512  # users whose full score rows estimate the spreads
 
 
@@ -46,11 +45,10 @@ def calibrate(model: GATRecommender, graph: HeteroData, dataset: Dataset, valid:
     scorer = model.prepare(graph)  # the only forward pass: beta and sigma are arithmetic on its outputs
     result: dict[str, float] = {}
     if term is not None:
-        listens = graph[LISTENS].edge_index
-        num_users, num_songs = graph["user"].num_nodes, graph["song"].num_nodes
+        listens, num_users = graph[LISTENS].edge_index, graph["user"].num_nodes
         best = (-1.0, 0.0, 0.0)
         for lam in LAMBDAS:
-            term.set_matrix(fit_ease(listens[0], listens[1], num_users, num_songs, lam, model.item_item_topk))
+            term.fit(listens, num_users, lam)
             relative = _spread(scorer.embedding_scores(sample)) / _spread(scorer.item_item_scores(sample))
             for beta in BETAS:
                 candidate = _scaled(replace(scorer, item_item_weight=beta * relative), sample)
@@ -58,8 +56,10 @@ def calibrate(model: GATRecommender, graph: HeteroData, dataset: Dataset, valid:
                 if metric > best[0]:
                     best = (metric, lam, beta * relative)
         metric, lam, beta = best
-        term.set_matrix(fit_ease(listens[0], listens[1], num_users, num_songs, lam, model.item_item_topk)
-                        if beta else None)
+        if beta:
+            term.fit(listens, num_users, lam)
+        else:
+            term.clear()
         model.item_item_beta.fill_(beta)
         scorer = replace(scorer, item_item_weight=beta)
         result.update({"item_item_lambda": lam, "item_item_beta": beta, "valid_ndcg_tuned": metric})

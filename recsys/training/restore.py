@@ -11,7 +11,7 @@ from torch_geometric.data import HeteroData
 from recsys.config import Config, ModelConfig, TrainConfig
 from recsys.data import Dataset, assign_split, load_dataset
 from recsys.errors import CheckpointError
-from recsys.graph import IdMaps, build_graph
+from recsys.graph import LISTENS, IdMaps, build_graph
 from recsys.models import GATRecommender, build_model
 from recsys.training.checkpoint import load_checkpoint
 from recsys.training.trainer import split_fingerprint
@@ -71,5 +71,8 @@ def restore(checkpoint: str | Path, data: str | Path | None = None, dataset: Dat
     except (RuntimeError, KeyError) as exc:
         raise CheckpointError(f"{checkpoint}: weights do not fit the model they claim to be "
                               f"({str(exc).splitlines()[0][:200]})") from None
+    term = model.item_item_module()
+    if term is not None and term.lam is not None:  # the closed-form term is refitted, not stored
+        term.fit(graph[LISTENS].edge_index, graph["user"].num_nodes, term.lam)
     model.eval()
     return Restored(model, dataset, graph, config, payload, checkpoint, Path(data_path))

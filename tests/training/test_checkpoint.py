@@ -141,3 +141,12 @@ def test_resume_refuses_a_finished_or_different_run(enhanced_run, small_data):
     with pytest.raises(CheckpointError, match="finished run"):
         train(load_dataset(small_data), config, out=enhanced_run.checkpoint, resume=True, progress=False,
               log=lambda _: None)
+
+
+def test_item_item_term_is_refitted_not_stored(enhanced_run):
+    term = enhanced_run.model.item_item_module()
+    assert term is not None and term.fitted, "the small run keeps its item-item term"
+    payload = load_checkpoint(enhanced_run.checkpoint)
+    assert payload["state_dict"]["item_item._extra_state"] == {"lambda": term.lam, "topk": None}
+    restored = restore(enhanced_run.checkpoint).model.item_item_module()
+    assert torch.equal(restored.matrix, term.matrix)
