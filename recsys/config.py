@@ -23,6 +23,7 @@ class ModelConfig:
     heads: int = 4
     dropout: float = 0.1  # attention (edge) dropout while training
     attention: str = "gated"  # "gated" keeps LightGCN's degree normalisation; "softmax" is classic GAT
+    attention_stop_gradient: bool = True  # scores don't back-propagate into embeddings: measured +0.002 NDCG
     use_genres: bool = True
     genre_weight: float = 0.1  # base weight of the genre term; the adaptive weight scales it per user (cap 0.5)
     use_edge_weight: bool = False  # weight propagation by log-plays; measured: no gain on either dataset

@@ -30,7 +30,8 @@ def build_model(config: ModelConfig, num_nodes: dict[str, int]) -> GATRecommende
               "num_genres": num_nodes.get("genre", 0), "embedding_dim": config.embedding_dim,
               "hidden_dim": config.hidden_dim, "num_layers": config.num_layers, "heads": config.heads,
               "dropout": config.dropout, "attention": config.attention, "use_edge_weight": config.use_edge_weight,
-              "use_artists": resolve_use_artists(config, num_nodes)}
+              "use_artists": resolve_use_artists(config, num_nodes),
+              "attention_stop_gradient": config.attention_stop_gradient}
     if not config.use_enhanced:
         return GATRecommender(**common)
     item_item = config.item_item and num_nodes["song"] <= config.item_item_max_songs

@@ -34,14 +34,17 @@ class HeteroAttentionLayer(nn.Module):
         heads: attention heads.
         attention: ``"gated"`` or ``"softmax"`` (see `recsys.models.attention`).
         global_init: starting weight of the global (genre) scale relative to the local one (1.0).
+        stop_gradient: attention scores do not back-propagate into the embeddings (see RelationAttention).
     """
 
     def __init__(self, edge_types: list[EdgeType], dim: int, heads: int, attention: str = "gated",
-                 global_init: float = 0.1) -> None:
+                 global_init: float = 0.1, stop_gradient: bool = True) -> None:
         super().__init__()
         self.edge_types = list(edge_types)
         self.dim, self.heads = dim, heads
-        self.attn = nn.ModuleDict({relation_key(et): RelationAttention(dim, heads, attention) for et in edge_types})
+        self.attn = nn.ModuleDict({relation_key(et): RelationAttention(dim, heads, attention,
+                                                                       stop_gradient=stop_gradient)
+                                   for et in edge_types})
         self.global_init = global_init
         # log-weights, so the scales stay positive; local starts at 1, global small
         self.log_scale = nn.ParameterDict({"local": nn.Parameter(torch.zeros(())),

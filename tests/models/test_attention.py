@@ -89,3 +89,14 @@ def test_bad_arguments_are_named():
         RelationAttention(dim=10, heads=4)
     with pytest.raises(ValueError, match="attention must be one of"):
         RelationAttention(dim=8, heads=2, kind="dot")
+
+
+@pytest.mark.parametrize("stop_gradient", [True, False])
+def test_stop_gradient_keeps_scores_out_of_the_embedding_gradient(stop_gradient):
+    adj = random_relation()
+    layer = RelationAttention(dim=4, heads=2, stop_gradient=stop_gradient)
+    x_src = torch.randn(adj.num_src, 2, 2, requires_grad=True)
+    alpha = layer.coefficients(adj, x_src, torch.randn(adj.num_dst, 2, 2))
+    alpha.sum().backward()
+    assert (x_src.grad is None) == stop_gradient
+    assert layer.att_src.grad is not None and layer.att_src.grad.abs().sum() > 0
