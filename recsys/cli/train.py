@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import tempfile
 from dataclasses import replace
+from pathlib import Path
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -18,14 +20,46 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-seconds", type=float, help="stop after this much training time")
     parser.add_argument("--checkpoint-every", type=int, help="epochs between intermediate checkpoints (default 5)")
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run saved at --out")
+    parser.add_argument("--batch-size", type=int, help="training edges per optimiser step (default 8192)")
+    parser.add_argument("--minibatch", action="store_true",
+                        help="train on each batch's sampled neighbourhood instead of the full graph (large data)")
+    parser.add_argument("--fanout", type=int, nargs="+", metavar="N",
+                        help="with --minibatch: neighbours sampled per relation at each hop, -1 for all (default 10 5)")
+    parser.add_argument("--eval-users", type=int, help="validation users sampled for early stopping (default all)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="DDP over the processes started by torchrun (see docs/scaling.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--out", required=True, help="checkpoint to write, e.g. checkpoints/mymodel.pt")
+
+
+def check_writable(path: Path) -> None:
+    """Fail early when the checkpoint cannot be written: its folder must exist (or be creatable) and take files.
+
+    Probes with a temporary file beside the target, as the atomic save will; the target itself is not touched.
+    """
+    from recsys.errors import CheckpointError
+
+    if path.is_dir():
+        raise CheckpointError(f"cannot write checkpoint {path}: it is a folder; give a file name such as "
+                              f"{path / 'model.pt'}")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise CheckpointError(f"cannot write checkpoint {path}: {blocking} is a file, not a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CheckpointError(f"cannot write checkpoint {path}: cannot create the folder {path.parent} "
+                              f"({exc.strerror or exc})") from None
+    try:
+        tempfile.TemporaryFile(dir=path.parent).close()
+    except OSError as exc:
+        raise CheckpointError(f"cannot write checkpoint {path}: cannot create files in {path.parent} "
+                              f"({exc.strerror or exc})") from None
 
 
 def run(args: argparse.Namespace) -> int:
     from recsys.config import Config, ModelConfig
     from recsys.data import load_dataset
-    from recsys.training import train
 
     config = Config.from_file(args.config) if args.config else Config()
     if args.model == "basic":
@@ -34,13 +68,28 @@ def run(args: argparse.Namespace) -> int:
         config = replace(config, model=replace(config.model, use_enhanced=True) if config.model.use_enhanced
                          else ModelConfig())
     overrides = {"epochs": args.epochs, "seed": args.seed, "device": args.device, "max_seconds": args.max_seconds,
-                 "checkpoint_every": args.checkpoint_every}
+                 "checkpoint_every": args.checkpoint_every, "batch_size": args.batch_size,
+                 "minibatch": args.minibatch or None, "fanout": tuple(args.fanout) if args.fanout else None,
+                 "eval_users": args.eval_users}
     config = replace(config, training=replace(config.training, **{k: v for k, v in overrides.items()
                                                                     if v is not None}))
-    dataset = load_dataset(args.data)
+    check_writable(Path(args.out))  # before minutes of training, not after
+    dataset = load_dataset(args.data)  # a bad path, file or config fails here, before torch is even imported
     kind = "Enhanced" if config.model.use_enhanced else "Basic"
-    print(f"training the {kind} GAT on {args.data} -> {args.out}")
-    result = train(dataset, config, out=args.out, resume=args.resume, progress=not args.quiet)
+    if args.distributed:
+        from recsys.errors import ConfigError
+        from recsys.training.distributed import train_distributed
+
+        if args.resume:
+            raise ConfigError("--resume is not supported with --distributed; resume in one process or start over")
+        result = train_distributed(dataset, config, out=args.out, progress=not args.quiet)
+        if result is None:  # not rank 0: rank 0 reports
+            return 0
+    else:
+        from recsys.training import train
+
+        print(f"training the {kind} GAT on {args.data} -> {args.out}")
+        result = train(dataset, config, out=args.out, resume=args.resume, progress=not args.quiet)
     print(f"parameters: {result.model.num_parameters():,}; checkpoint written to {args.out}")
     for split, metrics in (("valid", result.valid), ("test", result.test)):
         print(f"{split}: " + ", ".join(f"{k} {metrics[k]:.4f}" for k in ("ndcg@10", "recall@10", "hit_rate@10")))

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -31,6 +31,9 @@ from recsys.sparse import pairs_to_csr, row_normalised
 from recsys.training.calibrate import calibrate
 from recsys.training.checkpoint import load_checkpoint, save_checkpoint
 from recsys.training.sampling import NegativeSampler
+
+if TYPE_CHECKING:
+    from recsys.training.distributed import DistributedContext
 
 EVAL_KS = [10, 20]
 
@@ -96,11 +99,23 @@ class Trainable:
         module: holds the parameters (optimised by Adam) and train/eval mode.
         embed: () -> (user [U, D], song [S, D]) final embeddings over the training graph.
         ego: () -> (user table, song table): the ego embeddings the L2 penalty applies to.
+        gather: optional (users [B], songs [B], negatives [B, n]) -> their final embeddings ([B, D], [B, D],
+            [B, n, D]) without a full-graph forward (mini-batch training, `recsys.training.minibatch`).
     """
 
     module: nn.Module
     embed: Callable[[], tuple[Tensor, Tensor]]
     ego: Callable[[], tuple[Tensor, Tensor]]
+    gather: Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor, Tensor]] | None = None
+
+    def batch_embeddings(self, users: Tensor, songs: Tensor, negatives: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Final embeddings of a training batch: from ``gather``, else from one full-graph forward."""
+        if self.gather is not None:
+            return self.gather(users, songs, negatives)
+        z_user, z_song = self.embed()
+        # index_select: 2x faster than z[idx] forward and backward on CPU
+        zn = z_song.index_select(0, negatives.flatten()).view(*negatives.shape, -1)
+        return z_user.index_select(0, users), z_song.index_select(0, songs), zn
 
     @torch.no_grad()
     def frozen_scorer(self) -> Callable[[Tensor], Tensor]:
@@ -125,15 +140,37 @@ def gat_trainable(model: GATRecommender, graph: HeteroData) -> Trainable:
     return Trainable(model, embed, lambda: (model.embedding["user"].weight, model.embedding["song"].weight))
 
 
+def make_trainable(model: GATRecommender, graph: HeteroData, tc: TrainConfig) -> Trainable:
+    """Full-graph training, or with ``tc.minibatch`` training on sampled subgraphs (`recsys.training.minibatch`)."""
+    if not tc.minibatch:
+        return gat_trainable(model, graph)
+    from recsys.training.minibatch import minibatch_trainable  # it builds on this module
+
+    return minibatch_trainable(model, graph, tc.fanout, seed=tc.seed)
+
+
+def early_stopping_task(valid: RankingTask, tc: TrainConfig) -> RankingTask:
+    """The validation users early stopping ranks for: all, or a fixed sample of ``tc.eval_users`` (large data)."""
+    if not tc.eval_users or tc.eval_users >= len(valid.users):
+        return valid
+    chosen = torch.randperm(len(valid.users), generator=torch.Generator().manual_seed(tc.seed))[:tc.eval_users]
+    keep = torch.zeros(len(valid.users), dtype=torch.bool)
+    keep[chosen] = True
+    return valid.subset(keep)
+
+
 def fit(trainable: Trainable, positives: Tensor, num_songs: int, valid: RankingTask, tc: TrainConfig,
         generator: torch.Generator, state: TrainState | None = None, optimizer_state: dict | None = None,
         on_checkpoint: Callable[[TrainState, torch.optim.Optimizer], None] | None = None,
-        progress: bool = True, play_weight: Tensor | None = None) -> tuple[TrainState, str]:
+        progress: bool = True, play_weight: Tensor | None = None,
+        dist: DistributedContext | None = None) -> tuple[TrainState, str]:
     """Optimise until early stopping, the epoch limit or the time budget; restores the best weights.
 
-    Each step: one forward over the full training graph, BPR on a batch of positives with ``num_negatives``
-    negatives each, L2 on the ego embeddings of the batch's distinct users and songs. After every
-    ``eval_every`` epochs: validation NDCG@k of the embeddings.
+    Each step: one forward over the full training graph (or the batch's sampled subgraph when the trainable
+    has ``gather``), BPR on a batch of positives with ``num_negatives`` negatives each, L2 on the ego
+    embeddings of the batch's distinct users and songs. After every ``eval_every`` epochs: validation NDCG@k
+    of the embeddings. With ``dist`` (DDP, `recsys.training.distributed`) each rank takes its share of every
+    batch, and the loss, the metric and the clock are reduced across ranks so all ranks stop together.
     """
     state = state or TrainState()
     module = trainable.module
@@ -149,17 +186,18 @@ def fit(trainable: Trainable, positives: Tensor, num_songs: int, valid: RankingT
     started = time.perf_counter() - state.seconds
     while state.epoch < tc.epochs:
         module.train()
-        order = torch.randperm(positives.size(1), generator=generator)
+        if dist is None:
+            order, batch_size = torch.randperm(positives.size(1), generator=generator), tc.batch_size
+        else:
+            order, batch_size = dist.epoch_order(positives.size(1), state.epoch), dist.local_batch(tc.batch_size)
         losses = []
-        for start in range(0, len(order), tc.batch_size):
-            batch = order[start:start + tc.batch_size]
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
             users, songs = positives[0, batch], positives[1, batch]
             negatives, valid_neg = sampler.sample(users, tc.num_negatives)
             users, songs, negatives = users.to(device), songs.to(device), negatives.to(device)
-            z_user, z_song = trainable.embed()
-            zu = z_user.index_select(0, users)  # index_select: 2x faster than z[idx] forward and backward on CPU
-            pos = (zu * z_song.index_select(0, songs)).sum(-1)
-            zn = z_song.index_select(0, negatives.flatten()).view(*negatives.shape, -1)
+            zu, zp, zn = trainable.batch_embeddings(users, songs, negatives)
+            pos = (zu * zp).sum(-1)
             neg = (zn * zu.unsqueeze(1)).sum(-1)  # [B, n]
             weight = play_weight[batch] if play_weight is not None else None
             loss = bpr_loss(pos, neg, weight, valid_neg.to(device).float())
@@ -171,10 +209,15 @@ def fit(trainable: Trainable, positives: Tensor, num_songs: int, valid: RankingT
             (loss + tc.weight_decay * reg).backward()
             optimizer.step()
             losses.append(float(loss.detach()))
+            if tc.max_seconds is not None and _elapsed(started, dist) >= tc.max_seconds:
+                break  # one epoch of a large graph can outlast the budget: stop mid-epoch, still validate
         state.epoch += 1
-        record: dict[str, float] = {"epoch": state.epoch, "loss": float(np.mean(losses))}
+        loss_mean = float(np.mean(losses)) if dist is None else dist.mean(float(np.mean(losses)))
+        record: dict[str, float] = {"epoch": state.epoch, "loss": loss_mean}
+        if len(losses) < math.ceil(len(order) / batch_size):
+            record["epoch_fraction"] = len(losses) / math.ceil(len(order) / batch_size)
         if state.epoch % tc.eval_every == 0 or state.epoch == tc.epochs:
-            metric = ndcg_at(trainable.frozen_scorer(), valid, tc.eval_k)
+            metric = (ndcg_at if dist is None else dist.ndcg)(trainable.frozen_scorer(), valid, tc.eval_k)
             record[f"valid_ndcg@{tc.eval_k}"] = metric
             if metric > state.best_metric:
                 state.best_metric, state.best_epoch, state.bad_epochs = metric, state.epoch, 0
@@ -182,7 +225,7 @@ def fit(trainable: Trainable, positives: Tensor, num_songs: int, valid: RankingT
                                       if isinstance(v, Tensor)}
             else:
                 state.bad_epochs += tc.eval_every
-        state.seconds = time.perf_counter() - started
+        state.seconds = _elapsed(started, dist)
         record["seconds"] = state.seconds
         state.history.append(record)
         bar.update(1)
@@ -200,6 +243,12 @@ def fit(trainable: Trainable, positives: Tensor, num_songs: int, valid: RankingT
     if state.best_weights is not None:
         module.load_state_dict(state.best_weights, strict=False)
     return state, stopped
+
+
+def _elapsed(started: float, dist: DistributedContext | None) -> float:
+    """Seconds since ``started``; under DDP the slowest rank's, so that a time budget stops all ranks together."""
+    seconds = time.perf_counter() - started
+    return seconds if dist is None else dist.max(seconds)
 
 
 def prepare_data(dataset: Dataset, seed: int) -> tuple[Dataset, str]:
@@ -297,7 +346,8 @@ def train(dataset: Dataset, config: Config, out: str | Path | None = None, resum
                                             "training_state": _training_state_dict(current, optimizer, model,
                                                                                    generator)}), out)
 
-    state, stopped = fit(gat_trainable(model, graph), graph[LISTENS].edge_index, graph["song"].num_nodes, valid,
+    state, stopped = fit(make_trainable(model, graph, config.training), graph[LISTENS].edge_index,
+                         graph["song"].num_nodes, early_stopping_task(valid, config.training),
                          config.training, generator, state, optimizer_state,
                          write_progress if out is not None else None, progress, graph[LISTENS].plays)
     calibration = calibrate(model, graph, dataset, valid, config)
