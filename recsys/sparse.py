@@ -35,6 +35,15 @@ def row_normalised(matrix: Tensor) -> Tensor:
     return csr(crow, matrix.col_indices(), values / norms[rows].clamp_min(1e-12), tuple(matrix.shape))
 
 
+def transpose(matrix: Tensor) -> Tensor:
+    """The transpose of a CSR matrix, again as CSR (rows sorted, columns sorted within rows)."""
+    crow, col, values = matrix.crow_indices(), matrix.col_indices(), matrix.values()
+    rows = torch.repeat_interleave(torch.arange(matrix.size(0)), crow[1:] - crow[:-1])
+    order = torch.argsort(col * matrix.size(0) + rows)
+    new_crow = torch._convert_indices_from_coo_to_csr(col[order], matrix.size(1))
+    return csr(new_crow, rows[order], values[order], (matrix.size(1), matrix.size(0)))
+
+
 def row(matrix: Tensor, index: int) -> tuple[Tensor, Tensor]:
     """(column indices, values) of one CSR row."""
     crow = matrix.crow_indices()

@@ -90,7 +90,8 @@ def load_checkpoints(paths: Sequence[str | Path], data: str | Path | None = None
         if any(m.name == name for m in models):
             name = f"{name} ({item.checkpoint.stem})"
         progress = item.payload["train"]
-        models.append(TrainedModel(name, item.model, float(progress["seconds"]), int(progress["epochs"]),
+        seconds = progress["seconds"] + item.payload["metrics"].get("calibration", {}).get("seconds", 0.0)
+        models.append(TrainedModel(name, item.model, float(seconds), int(progress["epochs"]),
                                    int(progress["best_epoch"])))
     return models, first.dataset, first.payload["dataset"]["split_rule"]
 

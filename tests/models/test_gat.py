@@ -154,3 +154,11 @@ def test_multi_scale_weights_are_learned_parameters(graph):
     assert {"layers.0.log_scale.local", "layers.0.log_scale.global"} <= names
     assert {et[2] for et in model.global_relations()} == {"genre", "song", "artist", "user"}
     assert all("genre" not in et for et in model.local_relations())
+
+
+def test_one_user_genre_scores_match_the_batched_path(graph):
+    scorer = build_model(ModelConfig(), nodes(graph)).prepare(graph)
+    users = torch.arange(6)
+    batched = scorer.genre_scores(users)
+    for i in range(6):
+        assert torch.allclose(scorer.genre_scores(users[i:i + 1])[0], batched[i], atol=1e-6)
