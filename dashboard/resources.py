@@ -8,6 +8,7 @@ disk while the app runs is loaded afresh on the next click (or reported, when th
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -76,7 +77,21 @@ def _load(checkpoint: str, stamp: Stamp, data: str | None, data_stamp: Stamp | N
         log.warning("loading %s failed", checkpoint, exc_info=True)
         raise CheckpointError(f"cannot read checkpoint {Path(checkpoint).name}: truncated or corrupted "
                               f"({type(exc).__name__}: {str(exc)[:200]})") from exc
+    _freeze_long_lived_objects()
     return Loaded(rec, f"{checkpoint}|{stamp}|{rec.data_path}|{data_stamp}", folder_stamp(Path(rec.data_path)))
+
+
+def _freeze_long_lived_objects() -> None:
+    """Keep torch's, PyG's and the model's millions of objects out of every later garbage collection.
+
+    A full collection walks every tracked object: with these in the heap it cost 0.27-0.38 s of CPU, and
+    Streamlit ran one after each script run (`runner.postScriptGC`, now off in .streamlit/config.toml): 90% of
+    a slider move. Measured by tests/reliability/load_dashboard.py, 20 sessions: 2.5 answers/s, p95 13 s
+    before; 17/s, p95 0.65 s after (docs/reliability.md). Frozen objects are never collected, so freeze only
+    what lives as long as the server: right after a model is loaded, with the garbage collected first.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def load(checkpoint: Path, data: str | Path | None = None) -> Loaded:

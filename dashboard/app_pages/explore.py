@@ -62,8 +62,11 @@ with catalogue:
     query = st.text_input("Search songs", key="w.catalogue_query", placeholder="title, artist or ID")
     tables.tracks(rec.search_tracks(query, limit=200), rec.genres(), palette, value="listeners")
     st.caption("Most listened first (training listeners); at most 200 rows.")
-    st.plotly_chart(charts.genre_bars(rec.genre_distribution(), palette, "songs", top=35, height=620),
-                    key="catalogue-genres")
+    distribution = rec.genre_distribution()
+    if distribution.empty:
+        st.info(charts.NO_GENRES, icon=":material/label_off:")
+    else:
+        st.plotly_chart(charts.genre_bars(distribution, palette, "songs", top=35, height=620), key="catalogue-genres")
 
 with listeners:
     users = rec.search_users("", limit=len(rec.users()))

@@ -43,8 +43,11 @@ with genres_col:
     measure = st.segmented_control("Measure", ["plays", "songs"], default="plays", key="w.overview_measure",
                                    label_visibility="collapsed") or "plays"
     distribution = rec.genre_distribution()
-    st.plotly_chart(charts.genre_bars(distribution, theme.genre_colors(rec.genres()), measure, top=15, height=430),
-                    key="overview-genres")
+    if distribution.empty:
+        st.info(charts.NO_GENRES, icon=":material/label_off:")
+    else:
+        st.plotly_chart(charts.genre_bars(distribution, theme.genre_colors(rec.genres()), measure, top=15,
+                                          height=430), key="overview-genres")
 with card_col:
     st.subheader("Model card")
     training = card["training"]

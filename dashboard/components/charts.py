@@ -26,6 +26,10 @@ def _label(value: object, limit: int = 32) -> str:
     return esc(shorten(value, limit))
 
 
+NO_GENRES = ("This dataset has no genre files, so there is no genre distribution; the model works without its "
+             "genre parts (docs/data-format.md).")
+
+
 def genre_bars(frame: pd.DataFrame, colors: Mapping[str, str], value: str = "plays", top: int = 20,
                height: int = 420) -> go.Figure:
     """Horizontal bars of one column (plays, songs or share) per genre, biggest on top."""

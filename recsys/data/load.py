@@ -86,10 +86,53 @@ def _read_table(path: Path, spec: TableSpec, problems: _Problems) -> pd.DataFram
     known = (*spec.required_columns, *spec.optional_columns)
     if not spec.keep_extra:
         df = df[[c for c in df.columns if c in known]]
+    if path.suffix != ".csv" and not _typed_cells_ok(df, path.name, spec, problems):
+        return None
     for column in spec.id_columns:
         if column in df:
             df[column] = _as_text(df[column])
     return df.reset_index(drop=True)
+
+
+_NOT_UTF8 = object()
+
+
+def _utf8(value: object) -> object:
+    """A binary cell as text (a marker when it is not UTF-8); other values unchanged."""
+    if not isinstance(value, bytes | bytearray):
+        return value
+    try:
+        return bytes(value).decode("utf-8")
+    except UnicodeDecodeError:
+        return _NOT_UTF8
+
+
+def _typed_cells_ok(df: pd.DataFrame, file: str, spec: TableSpec, problems: _Problems) -> bool:
+    """Parquet cells have types: binary cells become text (they must be UTF-8, like a CSV file), and an ID is
+    text or a number, never a list, a mapping or true/false. Returns False (table unusable) after a problem."""
+    ok = True
+    for column in df.columns:
+        values = df[column]
+        if values.dtype != object:
+            if column in spec.id_columns and values.dtype.kind == "b":
+                problems.rows(file, df, np.ones(len(df), bool), column, "an ID must be text or a number, not "
+                              "true/false")
+                ok = False
+            continue
+        decoded = values.map(_utf8)
+        bad = decoded.map(lambda v: v is _NOT_UTF8).to_numpy(dtype=bool)
+        problems.rows(file, df, bad, column, "not UTF-8 text (save text columns as UTF-8 strings)")
+        ok &= not bad.any()
+        if column in spec.id_columns:
+            wrong = decoded.map(lambda v: v is not _NOT_UTF8 and (isinstance(v, bool | np.bool_)
+                                                                   or not pd.api.types.is_scalar(v)))
+            wrong = wrong.to_numpy(dtype=bool)
+            problems.rows(file, df, wrong, column, "an ID must be text or a number, not a list, a mapping or "
+                          "true/false")
+            ok &= not wrong.any()
+        if ok:
+            df[column] = decoded
+    return ok
 
 
 def _not_utf8(path: Path) -> Problem:

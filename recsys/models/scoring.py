@@ -46,6 +46,7 @@ class Scorer:
     genre_song: Tensor | None  # CSR [G, S], its transpose: one user's influence reads only their genres' rows
     base_genre_weight: float
     adaptive: Tensor  # [U] adaptive genre weight per user
+    popularity: Tensor  # [S] standardised log(1 + training listeners): what a user without history is ranked by
 
     @property
     def num_users(self) -> int:
@@ -80,8 +81,10 @@ class Scorer:
                                                      graph[SONG_GENRE].edge_weight))
             genre_song = transpose(song_genre)
         adaptive = adaptive_genre_weights(known, graph, base_genre_weight, use_genres and user_genre is not None)
+        listeners = torch.log1p(torch.bincount(known.col_indices(), minlength=num_songs).float())
+        popularity = (listeners - listeners.mean()) / listeners.std().clamp_min(1e-6)
         return cls(user_emb.detach(), song_emb.detach(), known, scale, item_item, item_item_weight, user_genre,
-                   song_genre, genre_song, base_genre_weight, adaptive)
+                   song_genre, genre_song, base_genre_weight, adaptive, popularity)
 
     # ---- scores for many users ------------------------------------------------------------------------------
     def embedding_scores(self, users: Tensor) -> Tensor:
@@ -116,11 +119,18 @@ class Scorer:
         return torch.full((len(users),), float(genre_weight))
 
     def scores(self, users: Tensor, genre_weight: float | None = None) -> Tensor:
-        """Final scores [B, S] (the evaluation contract shared with baselines)."""
-        base = self.base_scores(users)
-        if not self.has_genres:
-            return base
-        return base + self.genre_weights(users, genre_weight).unsqueeze(1) * self.genre_scores(users)
+        """Final scores [B, S] (the evaluation contract shared with baselines).
+
+        Users without training history get the popularity ranking, as the service serves them: their
+        embeddings never saw a training signal.
+        """
+        scores = self.base_scores(users)
+        if self.has_genres:
+            scores = scores + self.genre_weights(users, genre_weight).unsqueeze(1) * self.genre_scores(users)
+        cold = row_counts(self.known)[users] == 0
+        if cold.any():
+            scores[cold] = self.popularity
+        return scores
 
     def topk(self, users: Tensor, k: int, genre_weight: float | None = None,
              exclude_known: bool = True) -> tuple[Tensor, Tensor]:

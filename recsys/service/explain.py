@@ -160,6 +160,19 @@ def explain(rec: Recommender, user: int, song: int, genre_weight: float | None,
         "model_type": rec.model_type,
     }
     out["sentence"] = sentence(rec, user, parts, info, genre, artist, contributions)
+    if len(history) == 0:  # `recommend` gives such a user the popular songs, not the model's ranking
+        from recsys.service.recommender import NO_HISTORY
+
+        listeners, place = rec._song_popularity(song)
+        out["strategy"] = NO_HISTORY
+        out["rank"] = place  # the song's place in this listener's list, as everywhere
+        out["popularity"] = {"listeners": listeners, "rank": place}
+        out["sentence"] = (f"{rec.maps.user.name_of(user)} has no listening history in the training data, so their "
+                           f"recommendations are the most popular songs: “{info['title']}” by {info['artist']} is "
+                           f"#{place} by popularity ({listeners} listener(s)). The model's own score for the pair is "
+                           f"{parts['score']:.2f}, but it is not used to rank songs for this listener.")
+    else:
+        out["strategy"] = "personalised"
     if counterfactual:
         out["counterfactual"] = counterfactuals(rec, user, song, weight, parts["score"], contributions)
     return out

@@ -27,6 +27,7 @@ from recsys.models import GATRecommender, Scorer
 from recsys.sparse import pairs_to_csr, row_normalised
 from recsys.training import Restored, restore
 
+NO_HISTORY = "no listening history: popular songs"  # strategy for users without training interactions
 USER_CACHE_SIZE = 512  # users whose score rows are kept; a row costs 8 bytes per song
 COLD_START_GENRE_WEIGHT = 0.5  # a listener with no history has only genres to go on
 
@@ -149,8 +150,9 @@ class Recommender:
 
     def genre_distribution(self) -> pd.DataFrame:
         """Training plays and songs per genre (songs split fractionally across their genres)."""
-        if self._song_genre is None:
-            return pd.DataFrame(columns=["genre", "songs", "plays"])
+        if self._song_genre is None:  # no genre files: an empty table, typed like a full one
+            return pd.DataFrame({"genre": pd.Series(dtype=str), "songs": pd.Series(dtype="float32"),
+                                 "plays": pd.Series(dtype="float32")})
         store = self.graph[SONG_GENRE]
         songs_per = torch.zeros(len(self.maps.genre)).index_add_(0, store.edge_index[1], store.edge_weight)
         listens = self.graph[LISTENS]
@@ -229,16 +231,15 @@ class Recommender:
         """
         user = self.user_index(user_id)
         k = _check_k(k)
+        weight = self._weight(user, genre_weight)  # checked for every user, also those it does not apply to
         history = self.scorer.history(user)
         if len(history) == 0:
             frame = self.recommend_for_genres([], k)
-            frame.attrs["strategy"] = "no listening history: popular songs"
+            frame.attrs["strategy"] = NO_HISTORY
             return frame
-        weight = self._weight(user, genre_weight)
         base, influence = self._user_rows(user)
-        scores = base + weight * influence
+        scores = base + weight * influence  # a new tensor: masking it leaves the cached rows intact
         if exclude_known:
-            scores = scores.clone()
             scores[history] = -math.inf
         available = len(self.maps.song) - (len(history) if exclude_known else 0)
         frame = self._frame(scores, base, influence, weight, min(k, available))
@@ -271,8 +272,7 @@ class Recommender:
         """
         k = _check_k(k)
         chosen = [self.maps.genre.index(g) for g in genres]
-        popularity = torch.log1p(self._popularity.float())
-        base = (popularity - popularity.mean()) / popularity.std().clamp_min(1e-6)
+        base = self.scorer.popularity
         influence = torch.zeros(len(self.maps.song))
         if chosen and self._song_genre is not None:
             profile = torch.zeros(len(self.maps.genre))
@@ -285,7 +285,15 @@ class Recommender:
         weight = COLD_START_GENRE_WEIGHT if chosen else 0.0
         frame = self._frame(base + weight * influence, base, influence, weight, min(k, len(self.maps.song)))
         frame.attrs["strategy"] = f"cold start from genres {genres}" if chosen else "popular songs"
+        if k > len(self.maps.song):
+            frame.attrs["note"] = f"k={k} exceeds the {len(self.maps.song):,} songs in the catalogue; showing all"
         return frame
+
+    def _song_popularity(self, song: int) -> tuple[int, int]:
+        """(listeners in training, 1 + songs with more listeners) of one song: its place among the popular songs
+        that a listener without history is recommended."""
+        listeners = int(self._popularity[song])
+        return listeners, int((self._popularity > listeners).sum()) + 1
 
     def _genre_embeddings(self) -> Tensor | None:
         if not self.model.uses_genres:
@@ -349,7 +357,8 @@ class Recommender:
     def recommend_baseline(self, name: str, user_id: object, k: int = 10) -> pd.DataFrame:
         """Top-k of a baseline for the same user, seen songs excluded, in the same columns as `recommend`."""
         user, k = self.user_index(user_id), _check_k(k)
-        scores = self.baseline(name).score(torch.tensor([user]))[0].float()
+        # a copy: a baseline may hand out a view of its own tensor (popularity does), which masking would overwrite
+        scores = self.baseline(name).score(torch.tensor([user]))[0].float().clone()
         history = self.scorer.history(user)
         scores[history] = -math.inf
         zeros = torch.zeros_like(scores)

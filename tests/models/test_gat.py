@@ -162,3 +162,17 @@ def test_one_user_genre_scores_match_the_batched_path(graph):
     batched = scorer.genre_scores(users)
     for i in range(6):
         assert torch.allclose(scorer.genre_scores(users[i:i + 1])[0], batched[i], atol=1e-6)
+
+
+def test_users_without_history_are_ranked_by_popularity(graph):
+    from recsys.graph.edit import without_listens
+
+    listens = graph[LISTENS].edge_index
+    user = int(listens[0, 0])
+    emptied = without_listens(graph, user, listens[1][listens[0] == user])
+    scorer = build_model(ModelConfig(), nodes(graph)).prepare(emptied)
+    scores = scorer.scores(torch.tensor([user, user + 1]))
+    assert torch.equal(scores[0], scorer.popularity)
+    assert not torch.equal(scores[1], scorer.popularity)
+    listeners = torch.bincount(emptied[LISTENS].edge_index[1], minlength=graph["song"].num_nodes)
+    assert int(scorer.popularity.argmax()) in torch.nonzero(listeners == listeners.max()).flatten().tolist()
