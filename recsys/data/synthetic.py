@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from recsys.data.write import staged_folder
 from recsys.errors import ConfigError
 
 START = 1_704_067_200  # 2024-01-01T00:00:00Z, a Monday; a fixed start keeps files reproducible
@@ -615,46 +615,12 @@ def _write_tables(tables: dict[str, pa.Table], folder: Path, fmt: str) -> None:
             pacsv.write_csv(table, f, plain)
 
 
-def _check_replaceable(out: Path) -> None:
-    """Refuse to replace anything but a dataset folder: `--out ~` must not delete a home directory."""
-    from recsys.data.schema import TABLE_SUFFIXES, TABLES
-
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise ConfigError(f"--out {out} is a file; give a folder path")
-    tables = {f"{stem}{suffix}" for stem in TABLES for suffix in TABLE_SUFFIXES}
-    others = sorted(p.name for p in out.iterdir() if p.name not in tables)
-    if others:
-        raise ConfigError(f"--out {out} exists and holds files that are not dataset tables ({', '.join(others[:5])}); "
-                          "give a new or empty folder")
-
-
 def _publish(tables: dict[str, pa.Table], truth: str, out: Path, fmt: str) -> None:
-    """Write into a temporary folder beside `out`, then rename: an interrupted run leaves no half dataset."""
-    out = out.resolve()  # "." has no name to put beside
-    _check_replaceable(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.{os.getpid()}.tmp"  # same file system as out, so renames are atomic
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    """Write through a staged folder (`recsys.data.write`): an interrupted run leaves no half dataset."""
+    with staged_folder(out) as tmp:
         _write_tables(tables, tmp, fmt)
         (tmp / "truth.json").write_text(truth, encoding="utf-8")
-        os.replace(tmp / "truth.json", truth_path(out))
-        if out.exists():
-            old = tmp.with_name(tmp.name + ".old")
-            out.rename(old)
-            try:
-                tmp.rename(out)
-            except BaseException:
-                old.rename(out)
-                raise
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        os.replace(tmp / "truth.json", truth_path(out.resolve()))
 
 
 def _check_args(users: int, songs: int, artists: int, genres: int, days: int, seed: int, fmt: str) -> None:
