@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     import shutil
 
     from recsys.data import assign_split, load_dataset
-    from recsys.data.lastfm import staged_folder, write_table
     from recsys.data.schema import TABLE_SUFFIXES, TABLES
+    from recsys.data.write import staged_folder, write_table
     from recsys.errors import ConfigError
 
     data, out = Path(args.data), Path(args.out)
