@@ -37,20 +37,18 @@ from torch_geometric.data import HeteroData
 from recsys.config import Config
 from recsys.data import Dataset
 from recsys.errors import ConfigError
-from recsys.evaluation import RankingTask, ScoreFn, evaluate_scores, ndcg_at, ranking_task
+from recsys.evaluation import RankingTask, ScoreFn, ndcg_at, ranking_task
 from recsys.graph import LISTENS, build_graph
 from recsys.models import GATRecommender, build_adjacencies, build_model
-from recsys.training.calibrate import calibrate
 from recsys.training.checkpoint import save_checkpoint
 from recsys.training.minibatch import UserSongOutputs, minibatch_trainable
 from recsys.training.trainer import (
-    EVAL_KS,
     Trainable,
     TrainResult,
     TrainState,
-    catalogue_stats,
     checkpoint_payload,
     early_stopping_task,
+    finish,
     fit,
     prepare_data,
     seed_everything,
@@ -209,18 +207,6 @@ def _train(ctx: DistributedContext, dataset: Dataset, config: Config, out: str |
                          progress=progress and ctx.is_main, play_weight=graph[LISTENS].plays, dist=ctx)
     result = None
     if ctx.is_main:
-        calibration = calibrate(model, graph, dataset, valid, config)
-        stats, scorer = catalogue_stats(graph), model.prepare(graph)
-        valid_metrics = evaluate_scores(scorer.scores, valid, EVAL_KS, stats)
-        test_metrics = evaluate_scores(scorer.scores, test, EVAL_KS, stats)
-        say(f"stopped: {stopped} after {state.epoch} epochs (best {state.best_epoch}) in {state.seconds:.1f}s; "
-            f"valid ndcg@10 {valid_metrics['ndcg@10']:.4f}, test ndcg@10 {test_metrics['ndcg@10']:.4f}")
-        if out is not None:
-            save_checkpoint(checkpoint_payload({
-                **base, "state": state, "weights": model.state_dict(), "stopped": stopped, "complete": True,
-                "metrics": {"valid": valid_metrics, "test": test_metrics, "calibration": calibration,
-                            "distributed": {"world_size": ctx.world_size, "backend": torch_dist.get_backend()}}}),
-                out)
-        result = TrainResult(model, graph, dataset, config, rule, state, stopped, valid_metrics, test_metrics,
-                             calibration, state.seconds)
+        result = finish(base, state, stopped, valid, test, out, say,
+                        {"distributed": {"world_size": ctx.world_size, "backend": torch_dist.get_backend()}})
     return result  # the other ranks leave at once; torchrun returns when rank 0 has written the checkpoint

@@ -350,8 +350,19 @@ def train(dataset: Dataset, config: Config, out: str | Path | None = None, resum
                          graph["song"].num_nodes, early_stopping_task(valid, config.training),
                          config.training, generator, state, optimizer_state,
                          write_progress if out is not None else None, progress, graph[LISTENS].plays)
+    return finish(base, state, stopped, valid, test, out, log)
+
+
+def finish(base: dict[str, Any], state: TrainState, stopped: str, valid: RankingTask, test: RankingTask,
+           out: str | Path | None, log: Callable[[str], None], extra_metrics: dict[str, Any] | None = None
+           ) -> TrainResult:
+    """After the loop: calibrate, evaluate on valid and test, write the final checkpoint, return the result.
+
+    ``base`` holds model, dataset, config, graph and split_rule (as for `checkpoint_payload`).
+    """
+    model, graph = base["model"], base["graph"]
     started = time.perf_counter()
-    calibration = calibrate(model, graph, dataset, valid, config)
+    calibration = calibrate(model, graph, base["dataset"], valid, base["config"])
     calibration["seconds"] = time.perf_counter() - started  # the closed-form fits count as training time
     stats = catalogue_stats(graph)
     scorer = model.prepare(graph)
@@ -362,6 +373,7 @@ def train(dataset: Dataset, config: Config, out: str | Path | None = None, resum
     if out is not None:
         save_checkpoint(checkpoint_payload({
             **base, "state": state, "weights": model.state_dict(), "stopped": stopped, "complete": True,
-            "metrics": {"valid": valid_metrics, "test": test_metrics, "calibration": calibration}}), out)
-    return TrainResult(model, graph, dataset, config, rule, state, stopped, valid_metrics, test_metrics,
-                       calibration, state.seconds + calibration["seconds"])
+            "metrics": {"valid": valid_metrics, "test": test_metrics, "calibration": calibration,
+                        **(extra_metrics or {})}}), out)
+    return TrainResult(model, graph, base["dataset"], base["config"], base["split_rule"], state, stopped,
+                       valid_metrics, test_metrics, calibration, state.seconds + calibration["seconds"])
