@@ -7,6 +7,7 @@ the same run, so the ratio shows what the dashboard itself adds to Streamlit's o
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -14,7 +15,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD_APP = PROJECT_ROOT / "dashboard" / "app.py"
@@ -33,8 +37,37 @@ def _get(url: str, timeout: float = 2.0) -> int:
         return response.status
 
 
-def start_to_first_page(app: Path, timeout: float = 90.0, cwd: Path = PROJECT_ROOT) -> float:
-    """Seconds from launching ``streamlit run app`` until ``/`` answers 200; the server is stopped afterwards.
+def answers(url: str) -> bool:
+    """True when ``url`` answers 200 now (connection errors and timeouts are 'not yet')."""
+    try:
+        return _get(url) == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+@dataclass
+class Server:
+    """A running ``streamlit run`` process: its base URL and when it was launched."""
+
+    process: subprocess.Popen
+    url: str
+    started: float
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def launch(app: Path = DASHBOARD_APP, *, cwd: Path = PROJECT_ROOT, env: dict[str, str] | None = None,
+           log: IO | None = None, timeout: float = 90.0) -> Server:
+    """Start ``streamlit run app`` headless on a free local port and wait until its health endpoint answers.
+
+    The server is started as a user would (127.0.0.1, headless, no usage statistics). Output goes to ``log``
+    (discarded when None).
 
     Raises:
         TimeoutError: the server did not answer within ``timeout`` seconds.
@@ -44,28 +77,35 @@ def start_to_first_page(app: Path, timeout: float = 90.0, cwd: Path = PROJECT_RO
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
                "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log or subprocess.DEVNULL,
+                               stderr=subprocess.STDOUT if log else subprocess.DEVNULL)
+    server = Server(process, f"http://127.0.0.1:{port}", started)
+    while not answers(f"{server.url}/_stcore/health"):
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {process.returncode} before answering")
+        if time.perf_counter() - started > timeout:
+            server.stop()
+            raise TimeoutError(f"streamlit did not answer on port {port} within {timeout:.0f}s")
+        time.sleep(POLL_INTERVAL)
+    return server
+
+
+@contextlib.contextmanager
+def running(app: Path = DASHBOARD_APP, **kwargs: Any) -> Iterator[Server]:
+    """`launch`, and stop the server whatever happens in the block."""
+    server = launch(app, **kwargs)
     try:
-        base = f"http://127.0.0.1:{port}"
-        while True:
-            if process.poll() is not None:
-                error = process.stderr.read().decode(errors="replace")[-500:] if process.stderr else ""
-                raise RuntimeError(f"streamlit exited with code {process.returncode}: {error}")
-            if time.perf_counter() - started > timeout:
-                raise TimeoutError(f"streamlit did not answer on port {port} within {timeout:.0f}s")
-            try:
-                if _get(f"{base}/_stcore/health") == 200 and _get(f"{base}/") == 200:
-                    return time.perf_counter() - started
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                pass
-            time.sleep(POLL_INTERVAL)
+        yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop()
+
+
+def start_to_first_page(app: Path, timeout: float = 90.0, cwd: Path = PROJECT_ROOT) -> float:
+    """Seconds from launching ``streamlit run app`` until ``/`` answers 200; the server is stopped afterwards."""
+    with running(app, cwd=cwd, timeout=timeout) as server:
+        while not answers(f"{server.url}/"):
+            time.sleep(POLL_INTERVAL)
+        return time.perf_counter() - server.started
 
 
 def bench_dashboard(report, app: Path = DASHBOARD_APP, log=print) -> None:

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from recsys.bench.dashboard import running
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,47 +32,13 @@ if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is missing", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def server(checkpoint_dir: Path, tmp_path: Path) -> Iterator[tuple[str, float]]:
     """(base URL, start time) of a fresh streamlit process; terminated whatever happens."""
-    port = _free_port()
     env = {**os.environ, "RECSYS_CHECKPOINT_DIR": os.environ.get("RECSYS_BROWSER_CHECKPOINT_DIR",
                                                                  str(checkpoint_dir))}
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
-               "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
-    log = (tmp_path / "streamlit.log").open("w")
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _healthy(url):
-            assert process.poll() is None, (tmp_path / "streamlit.log").read_text()
-            assert time.monotonic() < deadline, "the server did not become healthy"
-            time.sleep(0.1)
-        yield url, started
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    with (tmp_path / "streamlit.log").open("w") as log, running(env=env, log=log, timeout=START_TIMEOUT) as srv:
+        yield srv.url, srv.started
 
 
 def _settled(page) -> None:

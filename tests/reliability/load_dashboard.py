@@ -29,12 +29,9 @@ import json
 import os
 import platform
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +39,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
+from recsys.bench.dashboard import Server, launch  # noqa: E402 (after the path set-up)
+
 START_TIMEOUT = 120  # s: server start (imports torch lazily, so this is quick; the first page loads the model)
 REQUEST_TIMEOUT = 120  # s: one page run; a run slower than this counts as an error
 PROBE_USER_QUERY = "k=20&genre_weight=0.3"
@@ -49,45 +49,13 @@ TIMELINE_S = 5.0  # RSS is recorded this often, to show whether memory levels of
 
 
 # ---- the server -----------------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def start_server(checkpoint_dir: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
-    """`streamlit run dashboard/app.py` on a free local port; returns (process, base URL) once healthy."""
-    port = free_port()
+def start_server(checkpoint_dir: Path, log_path: Path) -> Server:
+    """`streamlit run dashboard/app.py` on a free local port, once healthy (`recsys.bench.dashboard.launch`)."""
     env = {**os.environ, "RECSYS_CHECKPOINT_DIR": str(checkpoint_dir)}
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
-               "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
-    log = log_path.open("w")
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT
-    while not healthy(url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_server(process)
-            raise RuntimeError(f"the dashboard server did not start; see {log_path}")
-        time.sleep(0.2)
-    return process, url
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    process.terminate()
     try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        return launch(env=env, log=log_path.open("w"), timeout=START_TIMEOUT)
+    except (RuntimeError, TimeoutError) as exc:
+        raise RuntimeError(f"the dashboard server did not start ({exc}); see {log_path}") from None
 
 
 class MemoryProbe:
@@ -435,17 +403,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.sessions < 1 or args.seconds <= 0:
         parser.error("--sessions must be >= 1 and --seconds > 0")
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"load_dashboard_{os.getpid()}.log"
-    process = None
+    server = None
     try:
         if args.url:
             url, pid = args.url.rstrip("/"), os.getpid()  # RSS then is this process's: not meaningful
         else:
-            process, url = start_server(Path(args.checkpoint_dir), log_path)
-            pid = process.pid
+            server = start_server(Path(args.checkpoint_dir), log_path)
+            url, pid = server.url, server.process.pid
         report = asyncio.run(load_test(url, pid, args.sessions, args.seconds, args.think))
     finally:
-        if process is not None:
-            stop_server(process)
+        if server is not None:
+            server.stop()
     report["command"] = "python tests/reliability/load_dashboard.py " + " ".join(argv if argv is not None
                                                                                  else sys.argv[1:])
     report["checkpoint_dir"] = str(args.checkpoint_dir)

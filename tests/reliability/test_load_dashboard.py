@@ -24,12 +24,12 @@ def test_three_sessions_click_through_without_errors(enhanced_run, basic_run, tm
     folder.mkdir()
     shutil.copy(enhanced_run.checkpoint, folder / "default.pt")
     shutil.copy(basic_run.checkpoint, folder / "basic.pt")
-    process, url = load_dashboard.start_server(folder, tmp_path / "streamlit.log")
+    server = load_dashboard.start_server(folder, tmp_path / "streamlit.log")
     try:
-        report = asyncio.run(load_dashboard.load_test(url, process.pid, SESSIONS, SECONDS,
+        report = asyncio.run(load_dashboard.load_test(server.url, server.process.pid, SESSIONS, SECONDS,
                                                       warmup_seconds=SINGLE_SECONDS))
     finally:
-        load_dashboard.stop_server(process)
+        server.stop()
     with capsys.disabled():
         print("\n" + load_dashboard.render(report))
     (tmp_path / "report.json").write_text(json.dumps(report, indent=2))
