@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 COUNTERFACTUAL_CANDIDATES = 40  # history songs re-scored exactly; larger histories are screened by contribution
 TOP_ATTENTION_EDGES = 5
+RECOMMENDED_RANK = 100  # the sentence calls a song "recommended" only within the user's top this many
 USER_FROM_SONGS = ("song", "rev_listens", "user")
 
 
@@ -101,8 +102,13 @@ def _named_attention(rec: Recommender, user: int, song: int) -> list[dict[str, A
 
 
 def sentence(rec: Recommender, user: int, parts: dict[str, Any], info: dict[str, Any],
-             genre: dict[str, Any] | None, artist: dict[str, Any], contributions: list[dict[str, Any]]) -> str:
-    """One plain sentence a stakeholder understands, built only from the numbers of the explanation."""
+             genre: dict[str, Any] | None, artist: dict[str, Any], contributions: list[dict[str, Any]],
+             rank: int | None) -> str:
+    """One plain sentence a stakeholder understands, built only from the numbers of the explanation.
+
+    It says "is recommended" only for a song in the user's top RECOMMENDED_RANK; for any other song it gives
+    the song's rank and what speaks for it, so explaining an arbitrary song never claims it was recommended.
+    """
     name = rec.maps.user.name_of(user)
     reasons = []
     because = [c for c in contributions[:3] if c["total"] > 0]
@@ -119,8 +125,16 @@ def sentence(rec: Recommender, user: int, parts: dict[str, Any], info: dict[str,
         shares = dict(zip(share[0].tolist(), share[1].tolist(), strict=True))
         pct = 100 * shares.get(top["genre_idx"], 0.0)
         reasons.append(f"it is {top['genre']}, {pct:.0f}% of their listening")
-    text = f"“{info['title']}” by {info['artist']} is recommended"
-    text += (" because " + "; ".join(reasons)) if reasons else " from patterns shared with similar listeners"
+    text = f"“{info['title']}” by {info['artist']} "
+    if rank is None:
+        text += f"is already in {name}'s listening history"
+        text += ("; the model's evidence: " + "; ".join(reasons)) if reasons else ""
+    elif rank <= RECOMMENDED_RANK:
+        text += f"is recommended (#{rank})"
+        text += (" because " + "; ".join(reasons)) if reasons else " from patterns shared with similar listeners"
+    else:
+        text += f"ranks #{rank:,} for {name}, so it is not among the recommendations"
+        text += ("; what speaks for it: " + "; ".join(reasons)) if reasons else ""
     text += (f". Genre match adds {parts['genre_score']:+.2f} to a score of {parts['score']:.2f}"
              f" (genre weight {parts['genre_weight']:.2f}).")
     return text
@@ -159,7 +173,7 @@ def explain(rec: Recommender, user: int, song: int, genre_weight: float | None,
         "attention": _named_attention(rec, user, song),
         "model_type": rec.model_type,
     }
-    out["sentence"] = sentence(rec, user, parts, info, genre, artist, contributions)
+    out["sentence"] = sentence(rec, user, parts, info, genre, artist, contributions, rank)
     if len(history) == 0:  # `recommend` gives such a user the popular songs, not the model's ranking
         from recsys.service.recommender import NO_HISTORY
 

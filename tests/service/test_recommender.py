@@ -182,3 +182,13 @@ def test_track_and_adaptive_weight_lookups(recommender, user):
     weight = recommender.adaptive_genre_weight(user)
     assert weight == recommender.recommend(user, k=1)["genre_weight"].iat[0]
     assert weight == recommender.user_profile(user)["adaptive_genre_weight"]
+
+
+def test_sentence_never_calls_a_low_ranked_song_recommended(recommender, user):
+    top = recommender.recommend(user, k=1)["track_id"].iat[0]
+    assert "is recommended (#1)" in recommender.explain(user, top)["sentence"]
+    bottom = recommender.recommend(user, k=10**6)["track_id"].iat[-1]
+    text = recommender.explain(user, bottom)["sentence"]
+    assert "is recommended" not in text and "not among the recommendations" in text
+    heard = recommender.maps.song.id_of(recommender.scorer.history(recommender.user_index(user))[0])
+    assert "already in" in recommender.explain(user, heard)["sentence"]
