@@ -10,6 +10,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported 
 import pytest
 
 SMALL = {"users": 150, "songs": 600, "artists": 60, "genres": 12, "days": 14, "seed": 7}
+TINY = {"users": 120, "songs": 400, "artists": 40, "genres": 8, "days": 10, "seed": 1}
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +20,16 @@ def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     out = tmp_path_factory.mktemp("data") / "small"
     generate(out, **SMALL)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An even smaller synthetic dataset, for tests that train many times (mini-batch, DDP, bench)."""
+    from recsys.data.synthetic import generate
+
+    out = tmp_path_factory.mktemp("data") / "tiny"
+    generate(out, **TINY)
     return out
 
 

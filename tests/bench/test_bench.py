@@ -12,17 +12,6 @@ import torch
 from recsys.bench import BenchReport
 from recsys.bench.measure import PeakMemory, percentile, time_calls
 
-TINY = {"users": 120, "songs": 400, "artists": 40, "genres": 8, "days": 10, "seed": 1}
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from recsys.data.synthetic import generate
-
-    out = tmp_path_factory.mktemp("bench") / "tiny"
-    generate(out, **TINY)
-    return out
-
 
 def test_ratios_are_computed_from_rows_of_the_same_report():
     report = BenchReport()

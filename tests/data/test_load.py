@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from recsys.data import Dataset, load_dataset
 from recsys.data.schema import TABLES
+from recsys.data.write import write_table
 from recsys.errors import DataValidationError, Problem
 
 INTERACTIONS = "user_id,track_id,plays\nu1,t1,2\nu2,t1,1\n"
@@ -288,10 +289,7 @@ def full_tables() -> dict[str, pd.DataFrame]:
 def write_frames(folder: Path, tables: dict[str, pd.DataFrame], fmt: str) -> Path:
     folder.mkdir(parents=True)
     for stem, df in tables.items():
-        if fmt == "csv":
-            df.to_csv(folder / f"{stem}.csv", index=False)
-        else:
-            df.to_parquet(folder / f"{stem}.parquet", index=False)
+        write_table(df, folder, stem, fmt)
     return folder
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from recsys.cli.main import main
 from recsys.data import assign_split, load_dataset
+from recsys.data.write import write_table
 
 
 def write_csv(folder: Path, interactions: pd.DataFrame, **extra: str) -> Path:
@@ -99,10 +100,7 @@ def write_rich(folder: Path, fmt: str) -> Path:
     }
     folder.mkdir(parents=True)
     for stem, df in tables.items():
-        if fmt == "csv":
-            df.to_csv(folder / f"{stem}.csv", index=False)
-        else:
-            df.to_parquet(folder / f"{stem}.parquet", index=False)
+        write_table(df, folder, stem, fmt)
     (folder / "notes.txt").write_text("not a table")
     return folder
 

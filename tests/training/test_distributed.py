@@ -21,7 +21,6 @@ from recsys.training.distributed import DistributedContext
 from recsys.training.trainer import gat_trainable, prepare_data
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-TINY = {"users": 120, "songs": 400, "artists": 40, "genres": 8, "days": 10, "seed": 1}
 MODEL = {"embedding_dim": 32, "hidden_dim": 32}
 EPOCHS, BATCH = 6, 512
 # Stated tolerances. The runs are not bit-identical (each rank draws its own negatives; the L2 term counts a row
@@ -35,15 +34,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from recsys.data.synthetic import generate
-
-    out = tmp_path_factory.mktemp("ddp") / "tiny"
-    generate(out, **TINY)
-    return out
 
 
 def test_each_epoch_the_ranks_share_one_permutation_and_cover_every_edge():

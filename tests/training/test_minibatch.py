@@ -26,17 +26,6 @@ from recsys.training.minibatch import (
 )
 from recsys.training.trainer import fit, gat_trainable, prepare_data, seed_everything
 
-TINY = {"users": 120, "songs": 400, "artists": 40, "genres": 8, "days": 10, "seed": 1}
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from recsys.data.synthetic import generate
-
-    out = tmp_path_factory.mktemp("minibatch") / "tiny"
-    generate(out, **TINY)
-    return out
-
 
 @pytest.fixture(scope="module")
 def tiny(tiny_data: Path):
