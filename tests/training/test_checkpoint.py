@@ -151,7 +151,8 @@ def test_item_item_term_is_refitted_not_stored(enhanced_run):
     payload = load_checkpoint(enhanced_run.checkpoint)
     assert payload["state_dict"]["item_item._extra_state"] == {"lambda": term.lam, "topk": None}
     restored = restore(enhanced_run.checkpoint).model.item_item_module()
-    assert torch.equal(restored.matrix, term.matrix)
+    # refitted by a dense solve whose blocking may follow the thread count: equal up to float rounding
+    torch.testing.assert_close(restored.matrix, term.matrix, rtol=1e-4, atol=1e-6)
 
 
 def test_temporaries_of_killed_writes_are_cleaned_up(tmp_path):
