@@ -123,6 +123,15 @@ class GATRecommender(nn.Module):
         num_nodes = {t: x.size(0) for t, x in h.items()}
         adjs = build_adjacencies(edge_index_dict, num_nodes, edge_weight_dict if self.use_edge_weight else None,
                                  self.edge_types)
+        return self.propagate(h, adjs, return_attention)
+
+    def propagate(self, h: dict[str, Tensor], adjs: dict[EdgeType, Adjacency], return_attention: bool = False
+                  ) -> dict[str, Tensor] | tuple[dict[str, Tensor], AttentionList]:
+        """Propagate given input vectors ``h`` (node type -> [N_t, hidden_dim]) over prebuilt adjacencies.
+
+        `forward` is embedding lookup + this; a caller with vectors that are not table rows (a folded-in
+        listener, say) calls it directly.
+        """
         split = {t: x.view(x.size(0), self.heads, -1) for t, x in h.items()}  # [N, H, d]
         total = {t: x for t, x in split.items()}
         attention: AttentionList = []
