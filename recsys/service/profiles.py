@@ -59,6 +59,11 @@ class Profiles:
         order = torch.argsort(genres)
         return genres[order], shares[order]
 
+    def top_genre(self, user: int) -> str:
+        """The genre with the largest share of the user's plays ("(none)" without genres)."""
+        genres, shares = self.shares(user)
+        return self.maps.genre.name_of(int(genres[shares.argmax()])) if len(genres) else "(none)"
+
     def recent_shares(self, user: int, half_life_days: float) -> tuple[torch.Tensor, torch.Tensor]:
         """Genre shares with each song's plays weighted by 0.5 ** (age of its last play / half-life).
 

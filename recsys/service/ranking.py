@@ -66,6 +66,12 @@ class Ranker:
                 self._rows.popitem(last=False)
         return rows
 
+    def capabilities(self) -> dict[str, bool]:
+        """Which parts the model's score has (the Basic model: the graph embedding only)."""
+        genre = self.scorer.has_genres
+        return {"graph": True, "history": self.scorer.uses_item_item, "genre": genre,
+                "adaptive_weight": genre and self.scorer.base_genre_weight > 0}
+
     def clear(self) -> None:
         """Forget the cached rows (benchmarks and tests that time cold work)."""
         with self._lock:
