@@ -180,8 +180,9 @@ class Explainer:
         if len(listener.history) == 0:  # `recommend` gives such a listener the popular songs, not the model's
             listeners, place = self.catalogue.popularity_place(song)
             out.update(strategy=NO_HISTORY, rank=place, popularity={"listeners": listeners, "rank": place})
-            out["sentence"] = (f"{listener.name} has no listening history, so their recommendations are the most "
-                               f"popular songs: “{info['title']}” by {info['artist']} is #{place} by popularity "
+            where = "" if listener.folded else " in the training data"
+            out["sentence"] = (f"{listener.name} has no listening history{where}, so their recommendations are the "
+                               f"most popular songs: “{info['title']}” by {info['artist']} is #{place} by popularity "
                                f"({_count(listeners, 'listener')}). The model's own score for the pair is "
                                f"{numbers['score']:.2f}, but it is not used to rank songs for this listener.")
         if counterfactual:

@@ -44,10 +44,10 @@ class Profiles:
         genres, shares = self.shares(user)
         listener = Listener(self.maps.user.id_of(user), self.maps.user.name_of(user), user, user, history,
                             plays[history], self.scorer.user_emb[user], genres, shares, unit(shares),
-                            float(self.scorer.adaptive[user]))
+                            float(self.scorer.adaptive[user]), ("user", user))
         if half_life_days is None:
             return listener
-        return listener.with_shares(*self.recent_shares(user, half_life_days))
+        return listener.with_shares(*self.recent_shares(user, half_life_days), ("half-life", half_life_days))
 
     def shares(self, user: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(genre indices ascending, shares of training plays) from the graph's prefers edges."""

@@ -54,7 +54,7 @@ def _listener(genres: list[int], shares: list[float], history: list[int] | None 
     share = torch.tensor(shares)
     songs = torch.tensor(history or [0, 1])
     return Listener("u", "Ann", 0, 0, songs, torch.ones(len(songs)), torch.zeros(4), torch.tensor(genres), share,
-                    share / share.norm(), 0.1)
+                    share / share.norm(), 0.1, ("test",))
 
 
 def test_sentence_from_known_numbers():

@@ -84,7 +84,7 @@ def test_service_scores_match_the_evaluation_scores(recommender):
     users = recommender.search_users(limit=50)["user_id"].iloc[::10].tolist()
     index = torch.tensor([recommender.user_index(u) for u in users])
     batch = recommender.scorer.scores(index)
-    for row, user in enumerate(users):
+    for row in range(len(users)):
         listener = recommender.profiles.listener(int(index[row]))
         torch.testing.assert_close(recommender.ranker.scores(listener, listener.adaptive_weight), batch[row],
                                    rtol=1e-4, atol=1e-5)
