@@ -14,6 +14,7 @@ from torch import Tensor
 
 from recsys.data import Dataset
 from recsys.graph import BY, LISTENS, SONG_GENRE
+from recsys.sparse import pairs_to_csr
 
 
 class Catalogue:
@@ -26,7 +27,15 @@ class Catalogue:
         self.mix: list[list[tuple[int, float]]] = self._genre_mix_by_song()  # (genre, weight), strongest first
         self.genres_by_song = [[self.maps.genre.name_of(g) for g, _ in song] for song in self.mix]
         self.root: list[int] = _roots(dataset.genres, self.maps.genre)  # [G] index of each genre's top ancestor
+        self._genre_song = self._genre_song_matrix()  # CSR [G, S]: each song's genre mix (summing to 1), transposed
         self._tracks: pd.DataFrame | None = None
+
+    def _genre_song_matrix(self) -> Tensor | None:
+        if SONG_GENRE not in self.graph.edge_types:
+            return None
+        store = self.graph[SONG_GENRE]
+        return pairs_to_csr(store.edge_index.flip(0), len(self.maps.genre), len(self.maps.song),
+                            store.edge_weight).to(torch.float64)
 
     def _genre_mix_by_song(self) -> list[list[tuple[int, float]]]:
         songs: list[list[tuple[int, float]]] = [[] for _ in range(len(self.maps.song))]
@@ -81,6 +90,19 @@ class Catalogue:
         return frame.drop(columns="index").head(max(0, int(limit))).reset_index(drop=True)
 
     # ---- genres ---------------------------------------------------------------------------------------------
+    def genre_shares(self, songs: Tensor, plays: Tensor) -> tuple[Tensor, Tensor]:
+        """(genre indices ascending, shares) of some songs' plays: plays x each song's genre mix, summing to 1.
+
+        The same shares `build_graph` gives a user's prefers edges (a sparse product here, for one history).
+        """
+        if self._genre_song is None or len(songs) == 0:
+            return torch.zeros(0, dtype=torch.long), torch.zeros(0)
+        listened = torch.zeros(len(self.maps.song), 1, dtype=torch.float64)
+        listened[songs, 0] = plays.double()
+        totals = (self._genre_song @ listened).squeeze(1)
+        genres = (totals > 0).nonzero().flatten()
+        return genres, (totals[genres] / totals.sum()).float()
+
     def genre_names(self) -> list[str]:
         return [str(g) for g in self.maps.genre.ids]
 

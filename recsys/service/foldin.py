@@ -32,7 +32,8 @@ from recsys.graph import LISTENS, PREFERS
 from recsys.models import Adjacency, GATRecommender, Scorer, build_adjacencies
 from recsys.models.losses import bpr_loss, l2_penalty
 from recsys.models.scoring import activity_reference, adaptive_weight
-from recsys.service.listener import AttentionList, Listener, genre_shares, unit
+from recsys.service.catalogue import Catalogue
+from recsys.service.listener import AttentionList, Listener, unit
 from recsys.sparse import row_counts
 
 FOLD_IN_STEPS = 20  # Adam steps on the ego vector; chosen on validation NDCG@10 (see docs, `FoldIn.listener`)
@@ -72,10 +73,11 @@ def parse_history(history: Iterable[object]) -> list[tuple[str, float]]:
 class FoldIn:
     """Builds `Listener`s for listening histories from one trained model and its training graph."""
 
-    def __init__(self, model: GATRecommender, graph, scorer: Scorer, weight_decay: float,
+    def __init__(self, model: GATRecommender, catalogue: Catalogue, scorer: Scorer, weight_decay: float,
                  counted: Callable[[Callable[[], Any]], Callable[[], Any]] = lambda forward: forward) -> None:
         """``weight_decay``: the L2 strength the model was trained with; ``counted`` wraps its one forward pass."""
-        self.model, self.graph, self.scorer, self.maps = model, graph, scorer, graph.id_maps
+        self.model, self.catalogue, self.scorer = model, catalogue, scorer
+        self.graph, self.maps = catalogue.graph, catalogue.maps
         self.weight_decay, self._counted = weight_decay, counted
         self._listeners: OrderedDict[tuple, Listener] = OrderedDict()
         self._layers: list[dict[str, Tensor]] | None = None  # per layer, node type -> [N, H, d] inputs
@@ -148,7 +150,7 @@ class FoldIn:
         return listener
 
     def _build(self, songs: Tensor, plays: Tensor, steps: int, key: tuple) -> Listener:
-        genres, shares = genre_shares(self.graph, songs, plays)
+        genres, shares = self.catalogue.genre_shares(songs, plays)
         node = len(self.maps.user)  # the new node's index: one past the trained users
         if len(songs) == 0:
             vector, attention = torch.zeros(self.scorer.user_emb.size(1)), None

@@ -8,12 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import numpy as np
-import torch
 from torch import Tensor
-
-from recsys.graph import SONG_GENRE
-from recsys.graph.build import user_genre_shares
 
 AttentionList = list[dict[tuple[str, str, str], tuple[Tensor, Tensor]]]
 
@@ -61,16 +56,3 @@ class Listener:
 
 def unit(values: Tensor) -> Tensor:
     return values / values.norm().clamp_min(1e-12)
-
-
-def genre_shares(graph, songs: Tensor, plays: Tensor) -> tuple[Tensor, Tensor]:
-    """(genre indices ascending, shares) of a history's plays, computed exactly as `build_graph` computes them."""
-    if SONG_GENRE not in graph.edge_types or len(songs) == 0:
-        return torch.zeros(0, dtype=torch.long), torch.zeros(0)
-    mix = graph[SONG_GENRE]
-    song_genre = (mix.edge_index[0].numpy(), mix.edge_index[1].numpy(), mix.edge_weight.numpy().astype(np.float64))
-    _, genres, shares = user_genre_shares(np.zeros(len(songs), np.int64), songs.numpy(),
-                                          plays.numpy().astype(np.float64), song_genre, 1, graph["song"].num_nodes,
-                                          graph["genre"].num_nodes)
-    order = np.argsort(genres)
-    return torch.as_tensor(genres[order]), torch.as_tensor(shares[order], dtype=torch.float32)

@@ -17,7 +17,7 @@ from recsys.errors import ConfigError
 from recsys.graph import LISTENS, PREFERS
 from recsys.models import Scorer
 from recsys.service.catalogue import Catalogue
-from recsys.service.listener import Listener, genre_shares, unit
+from recsys.service.listener import Listener, unit
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -79,7 +79,7 @@ class Profiles:
         age = (rows["last_ts"].max() - rows["last_ts"]).dt.total_seconds().to_numpy() / SECONDS_PER_DAY
         plays = rows["plays"].to_numpy(dtype=np.float64) * np.power(0.5, age / float(half_life_days))
         songs = torch.as_tensor(self.maps.song.indices(rows["track_id"]))
-        return genre_shares(self.graph, songs, torch.as_tensor(plays))
+        return self.catalogue.genre_shares(songs, torch.as_tensor(plays))
 
     def rows(self, user: int) -> pd.DataFrame:
         """The user's training interactions (one row per song)."""

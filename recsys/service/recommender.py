@@ -43,7 +43,7 @@ class Recommender:
         self.profiles = Profiles(self.graph, self.dataset, self.scorer, self.library)
         self.ranker = Ranker(self.scorer, self.library, lambda: self.runs.inference()[0].get("genre"))
         self.attention_maps = AttentionMaps(lambda: self.runs.inference()[1])
-        self.folding = FoldIn(self.model, self.graph, self.scorer,
+        self.folding = FoldIn(self.model, self.library, self.scorer,
                               float(self.payload.get("train_config", {}).get("weight_decay", 1e-4)), self.runs.counted)
         self.explainer = Explainer(self.model, self.ranker, self.library, self.attention_maps, self.capabilities,
                                    Rescorer(self.graph, self.runs, self.folding, self.ranker), self.model_type)
