@@ -141,7 +141,7 @@ def _print_report(report: dict[str, Any], out: str) -> None:
     for entry in report["unmatched"][:10]:
         name = _safe(entry["artist"] + (f" - {entry['track']}" if entry.get("track") else ""))
         close = "; ".join(_safe(f"{c['artist']} - {c['title']}") for c in entry["candidates"]) or "none close"
-        print(f"  {name} ({entry['plays']} plays): {close}")
+        print(f"  {name} ({entry['plays']} play(s)): {close}")
 
 
 def _safe(text: str) -> str:

@@ -16,8 +16,8 @@ MAX_EXPORT_BYTES = 50 * 2**20  # one Spotify extended file is about 12 MB, 100K 
 MAX_NAME_CHARS = 500  # longer "names" are data errors or padding attacks, not titles
 MAX_PROBLEMS = 25  # per file; the first ones are enough to see what is wrong
 
-# Markup: an opening or closing tag, a comment or a doctype. "<3" or "a < b" are not markup and stay allowed.
-_MARKUP = re.compile(r"<\s*[/!?]?\s*[A-Za-z][^<>]*>|<!--")
+# Markup as browsers parse it: "<" right before a letter (or /, !, ?) opens a tag; "<3" and "a < b" stay allowed.
+_MARKUP = re.compile(r"<[/!?]?[A-Za-z][^<>]*>|<!--")
 # C0/C1 control characters and the bidirectional overrides that reorder what a terminal or page shows.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 

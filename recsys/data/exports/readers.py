@@ -97,7 +97,9 @@ def read_listening_export(data: bytes | str | Path, fmt: str, name: str = "uploa
     try:
         text = blob.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ExportValidationError([ExportProblem(name, f"not UTF-8 text (byte {exc.start})")], fmt, name) from None
+        raise ExportValidationError([ExportProblem(name, f"not UTF-8 text (first bad byte at offset {exc.start})")], fmt, name) from None
+    if not text.strip():
+        raise ExportValidationError([ExportProblem(name, "the file is empty")], fmt, name)
     problems: list[ExportProblem] = []
     frame, extra = (_read_lastfm_csv if fmt == "lastfm-csv" else _read_json)(text, fmt, name, problems)
     frame["listener"] = frame["listener"].where(frame["listener"].notna(), listener or name)
