@@ -67,18 +67,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read_all(files: list[str], fmt: str) -> list:
-    """Each file's plays; listeners named by LABEL= or the file stem (two files with one stem need labels)."""
+    """Each file's plays; listeners named by username, else by LABEL= or the file stem.
+
+    Two unlabelled files with one stem and no usernames (alice/StreamingHistory0.json, bob/StreamingHistory0.json)
+    would silently become one listener, so that is an error asking for labels.
+    """
     from recsys.data.exports import read_listening_export
     from recsys.errors import ConfigError
 
-    labelled = [_split_label(f) for f in files]
-    stems: dict[str, Path] = {}
-    for label, path in labelled:
-        if label is None and stems.setdefault(path.stem, path) != path:
-            raise ConfigError(f"{stems[path.stem]} and {path} would both be listener {path.stem!r}; "
-                              f"name them with LABEL=FILE")
-    return [read_listening_export(path, fmt, name=str(path), listener=label or path.stem)
-            for label, path in labelled]
+    frames, by_stem = [], {}
+    for label, path in map(_split_label, files):
+        frame = read_listening_export(path, fmt, name=str(path), listener=label or path.stem)
+        if label is None and (frame["listener"] == path.stem).any():
+            other = by_stem.setdefault(path.stem, path)
+            if other != path:
+                raise ConfigError(f"{other} and {path} would both be listener {path.stem!r}; "
+                                  f"name them with LABEL=FILE")
+        frames.append(frame)
+    return frames
 
 
 def _split_label(arg: str) -> tuple[str | None, Path]:

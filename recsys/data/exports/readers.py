@@ -97,7 +97,8 @@ def read_listening_export(data: bytes | str | Path, fmt: str, name: str = "uploa
     try:
         text = blob.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ExportValidationError([ExportProblem(name, f"not UTF-8 text (first bad byte at offset {exc.start})")], fmt, name) from None
+        problem = ExportProblem(name, f"not UTF-8 text (first bad byte at offset {exc.start})")
+        raise ExportValidationError([problem], fmt, name) from None
     if not text.strip():
         raise ExportValidationError([ExportProblem(name, "the file is empty")], fmt, name)
     problems: list[ExportProblem] = []
