@@ -1,6 +1,7 @@
 """recsys: graph-attention music recommendation with explanations.
 
-Public API: `Recommender` (the service facade), `load_dataset`, `__version__`. Torch is imported lazily, so
+Public API: `Recommender` (the service facade), `load_dataset`, `__version__`, and the listening-export
+importers `read_listening_export`, `match_history`, `EXPORT_FORMATS` (pandas only). Torch is imported lazily, so
 `import recsys` stays cheap for the CLI's `--help` and for data tools.
 """
 
@@ -15,9 +16,11 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from recsys.data import load_dataset
+    from recsys.data.exports import EXPORT_FORMATS, match_history, read_listening_export
     from recsys.service import Recommender
 
-__all__ = ["Recommender", "__version__", "load_dataset"]
+__all__ = ["EXPORT_FORMATS", "Recommender", "__version__", "load_dataset", "match_history", "read_listening_export"]
+_EXPORTS = ("EXPORT_FORMATS", "match_history", "read_listening_export")  # recsys.data.exports: no torch
 
 
 def __getattr__(name: str) -> Any:
@@ -29,4 +32,8 @@ def __getattr__(name: str) -> Any:
         from recsys.data import load_dataset
 
         return load_dataset
+    if name in _EXPORTS:
+        from recsys.data import exports
+
+        return getattr(exports, name)
     raise AttributeError(f"module 'recsys' has no attribute {name!r}")

@@ -45,6 +45,8 @@ def plays(*rows: tuple, **columns) -> pd.DataFrame:
 @pytest.mark.parametrize(("a", "b"), [
     ("Beyoncé feat. JAY-Z", "beyonce"), ("The Beatles", "Beatles"), ("Simon & Garfunkel", "Simon and Garfunkel"),
     ("SIGUR RÓS", "Sigur Ros"), ("Bosdrin O’Shaiguldal", "Bosdrin O'Shaiguldal"), ("A ft. B", "A (featuring C)"),
+    ("BARIŞ GÜNEY", "Barış Güney"), ("Røyksopp", "Royksopp"), ("Little Feat feat. X", "Little Feat"),
+    ("A feat. B feat. C", "A"), ("##### feat. X", "#####"),
 ])
 def test_artist_keys_that_agree(a: str, b: str) -> None:
     assert artist_key(a) == artist_key(b)
@@ -68,6 +70,11 @@ def test_loose_title_keys_drop_version_notes(a: str, b: str) -> None:
 @pytest.mark.parametrize(("a", "b"), [("Live Forever", "Forever"), ("Mix Tape", "Tape"), ("Help!", "Help Me")])
 def test_keys_keep_titles_apart(a: str, b: str) -> None:
     assert loose_title_key(a) != loose_title_key(b)
+
+
+@pytest.mark.parametrize(("a", "b"), [("#####", "†‡†"), ("Little Feat", "Little"), ("!!!", "")])
+def test_keys_keep_artists_apart(a: str, b: str) -> None:
+    assert artist_key(a) != artist_key(b)
 
 
 def test_rules_exact_title_before_loose() -> None:
