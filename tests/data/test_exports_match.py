@@ -135,6 +135,14 @@ def test_artist_catalogue_is_detected_and_matched_by_artist() -> None:
                       "candidates": [{"track_id": "3", "title": "Miles Davis", "artist": "Miles Davis"}]}
 
 
+def test_artist_items_with_credits_keep_their_own_plays() -> None:
+    artists = pd.DataFrame({"track_id": ["1", "2"], "title": ["Afrojack ft. Eva Simons", "Afrojack"],
+                            "artist": ["Afrojack ft. Eva Simons", "Afrojack"], "genres": [[], []]})
+    result = match_history(plays(("AFROJACK", "Take Over Control"), ("Afrojack feat. Eva Simons", "Take Over"),
+                                 ("Afrojack feat. Someone Else", "Other")), artists)
+    assert result.history == [("2", 2.0), ("1", 1.0)]  # another credit goes to the artist alone
+
+
 def test_caller_can_force_the_mode() -> None:
     by_artist = match_history(plays(("Miles Davis", "So What")), CATALOGUE, artist_only=True)
     assert by_artist.history == [("t5", 1.0)] and by_artist.report["mode"] == "artist"

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.data.dataset import Dataset
-from recsys.data.exports.names import artist_key, loose_title_key, title_key
+from recsys.data.exports.names import artist_key, loose_title_key, plain_key, title_key
 from recsys.errors import ConfigError
 
 SHORT_PLAY_MS = 30_000
@@ -101,7 +101,11 @@ class _CatalogueIndex:
         ids = self.catalogue["track_id"].astype(str)
         self.exact = _first(zip(artists, titles.map(title_key), strict=True), ids)
         self.loose = _first(zip(artists, titles.map(loose_title_key), strict=True), ids)
-        self.by_artist = _first(artists, ids)
+        plain = self.catalogue["artist"].astype(str).map(plain_key)
+        self.by_name = _first(plain, ids)
+        credited = plain.str.contains(r"\bfeat\b").to_numpy()
+        solo_first = np.argsort(credited, kind="stable")  # for a shared key, an item without credits wins
+        self.by_artist = _first(artists.iloc[solo_first], ids.iloc[solo_first])
         self.artist_keys = artists.tolist()
         self.loose_keys = titles.map(loose_title_key).tolist()
 
@@ -109,7 +113,8 @@ class _CatalogueIndex:
         """(track_id, rule) of the best match, or (None, None)."""
         a = artist_key(artist)
         if artist_only:
-            return (self.by_artist[a], "artist") if a in self.by_artist else (None, None)
+            found = self.by_name.get(plain_key(artist)) or self.by_artist.get(a)
+            return (found, "artist") if found is not None else (None, None)
         if (a, title_key(track)) in self.exact:
             return self.exact[(a, title_key(track))], "title"
         if (a, loose_title_key(track)) in self.loose:

@@ -20,6 +20,7 @@ _VERSION = re.compile(rf"\s+-\s+[^-]*\b(?:{_VERSION_WORDS})\b.*$"  # "Title - 20
                       rf"|\s*[(\[][^()\[\]]*\b(?:{_VERSION_WORDS})\b[^()\[\]]*[)\]]",  # "Title (Live)"
                       re.IGNORECASE)
 _NOT_WORD = re.compile(r"[\W_]+")
+_CREDIT_WORD = re.compile(r"\b(?:featuring|feat|ft)\b")
 # Letters that Unicode does not decompose into a base letter and an accent (Turkish dotless i, Nordic o-slash).
 _LETTERS = str.maketrans({"ı": "i", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe"})
 
@@ -40,6 +41,11 @@ def _uncredited(text: str) -> str:
     while (shorter := _FEAT.sub("", text)) != text:
         text = shorter
     return text
+
+
+def plain_key(name: str) -> str:
+    """The whole name, credits included: tells catalogue items "Afrojack" and "Afrojack ft. Eva Simons" apart."""
+    return _CREDIT_WORD.sub("feat", _fold(name))
 
 
 def artist_key(name: str) -> str:
