@@ -117,6 +117,7 @@ def _read_json(text: str, fmt: str, name: str, problems: list[ExportProblem]) ->
     if records is None or not _looks_like(records, fmt, name, problems):
         return _frame({}), {}
     fields = JSON_FIELDS[fmt]
+    paths = {column: tuple(field.split(".")) for column, field in fields.items()}
     columns: dict[str, list[Any]] = {c: [] for c in fields}
     numbers: list[int] = []
     not_music = 0
@@ -124,7 +125,7 @@ def _read_json(text: str, fmt: str, name: str, problems: list[ExportProblem]) ->
         if not isinstance(record, dict):
             problems.append(ExportProblem(name, "expected an object", row=number, value=type(record).__name__))
             continue
-        values = {column: _get(record, field) for column, field in fields.items()}
+        values = {column: _get(record, path) for column, path in paths.items()}
         missing = [c for c in REQUIRED[fmt] if values[c] is None]
         problems.extend(ExportProblem(name, "missing field", row=number, column=fields[c]) for c in missing)
         if missing:
@@ -200,9 +201,10 @@ def _looks_like(records: list, fmt: str, name: str, problems: list[ExportProblem
     return False
 
 
-def _get(record: dict, field: str) -> Any:
+def _get(record: dict, path: tuple[str, ...]) -> Any:
+    """record[a][b]... for path (a, b, ...), None where a level is missing or not an object."""
     value: Any = record
-    for part in field.split("."):
+    for part in path:
         value = value.get(part) if isinstance(value, dict) else None
     return value
 
@@ -210,7 +212,7 @@ def _get(record: dict, field: str) -> Any:
 def _has(record: dict, field: str) -> bool:
     """The field is there, even if null (Spotify writes null names for podcast episodes)."""
     *parents, last = field.split(".")
-    inner = _get(record, ".".join(parents)) if parents else record
+    inner = _get(record, tuple(parents))
     return isinstance(inner, dict) and last in inner
 
 
