@@ -159,9 +159,23 @@ def test_empty_plays_give_an_empty_history() -> None:
     assert result.history == [] and result.report["plays"] == 0 and result.report["match_rate"] == 0.0
 
 
-def test_fixtures_match_the_default_catalogue() -> None:
+@pytest.fixture(scope="module")
+def default_catalogue() -> pd.DataFrame:
+    """The catalogue of the default model (data/synthetic), as Recommender.catalogue() gives it."""
+    return catalogue_from_dataset(load_dataset(REPO / "data" / "synthetic"))
+
+
+def test_catalogue_frame(default_catalogue: pd.DataFrame) -> None:
+    assert list(default_catalogue.columns) == ["track_id", "title", "artist", "genres"]
+    first = default_catalogue.iloc[0]
+    assert (first["track_id"], first["title"], first["artist"], first["genres"]) == (
+        "t0001", "Teszi Thaidomer", "The Athemkans", ["Indie Pop"])
+    assert len(default_catalogue) == 5000
+
+
+def test_fixtures_match_the_default_catalogue(default_catalogue: pd.DataFrame) -> None:
     """The hand-written exports use names from data/synthetic, written the ways exports write them."""
-    catalogue = catalogue_from_dataset(load_dataset(REPO / "data" / "synthetic"))
+    catalogue = default_catalogue
     spotify = match_history(read_listening_export(FIXTURES / "StreamingHistory0.json", "spotify"), catalogue)
     assert spotify.history == [("t0012", 1.0), ("t0738", 1.0), ("t2973", 1.0), ("t4557", 1.0), ("t3439", 0.25)]
     assert spotify.report["unmatched"][0]["candidates"][0]["title"] == "Risdalzas"  # the typo's correction
@@ -177,9 +191,9 @@ def _strip_accents(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
-def test_every_default_song_is_found_under_the_spellings_exports_use() -> None:
+def test_every_default_song_is_found_under_the_spellings_exports_use(default_catalogue: pd.DataFrame) -> None:
     """All 5,000 songs of data/synthetic, each written one of four ways, match their own track (100%)."""
-    catalogue = catalogue_from_dataset(load_dataset(REPO / "data" / "synthetic"))
+    catalogue = default_catalogue
     spellings = [lambda t, a: (_strip_accents(t), _strip_accents(a)), lambda t, a: (t.upper(), a.lower()),
                  lambda t, a: (f"{t} (feat. Somebody Else)", f"{a} feat. Somebody Else"),
                  lambda t, a: (f"{t} - Remastered 2011", a)]
