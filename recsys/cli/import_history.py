@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         _check_ours(Path(args.out))
     frames = _read_all(args.files, args.format)
     if args.out:
-        result, files = _match(frames, args), [f.attrs["read"] for f in frames]
+        result = _match(frames, args)
+        files = [{**f.attrs["read"], "name": Path(f.attrs["read"]["name"]).name} for f in frames]  # no folders
         _write_json(Path(args.out), {"format": HISTORY_FORMAT, "history": [list(p) for p in result.history],
                                      "report": {**result.report, "files": files}})
         _print_report(result.report, args.out)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -212,3 +214,19 @@ def test_unknown_format() -> None:
     with pytest.raises(ConfigError, match="unknown export format 'itunes'; use one of spotify"):
         read_listening_export(b"[]", "itunes")
     assert EXPORT_FORMATS == ("spotify", "spotify-extended", "lastfm-csv", "listenbrainz")
+
+
+def test_uploads_are_parsed_in_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = (FIXTURES / "Streaming_History_Audio_2023_0.json").read_bytes()
+    assert len(read_listening_export(data, "spotify-extended", name="upload.json")) == 4
+    with pytest.raises(DataValidationError):
+        read_listening_export((HOSTILE / "html_name.json").read_bytes(), "spotify")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_public_api_exports_the_importers_without_torch() -> None:
+    code = ("import sys, recsys; recsys.read_listening_export, recsys.match_history; "
+            "assert recsys.EXPORT_FORMATS[0] == 'spotify' and recsys.MAX_EXPORT_BYTES > 0; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=FIXTURES.parents[2])

@@ -29,13 +29,18 @@ def test_history_file_for_the_default_model(tmp_path: Path, capsys: pytest.Captu
     assert written["history"] == [["t0055", 1.0], ["t0015", 0.5], ["t0022", 0.25]]
     report = written["report"]
     assert (report["plays"], report["matched_plays"], report["match_rate"], report["mode"]) == (4, 3, 0.75, "track")
-    assert report["files"] == [{"format": "spotify-extended", "name": EXTENDED, "records": 5, "not_music": 1,
-                                "plays": 4}]
+    assert report["files"] == [{"format": "spotify-extended", "name": "Streaming_History_Audio_2023_0.json",
+                                "records": 5, "not_music": 1, "plays": 4}]
+    assert str(FIXTURES) not in text_of(out)  # folder names (/home/alice/...) stay out of the file
     text = out.read_text(encoding="utf-8")
     assert not any(p in text for p in ("alice.smith85", "81.2.69.142", "Pixel", "listener-"))
     printed = capsys.readouterr().out
     assert f"wrote {out}: 3 songs, matched 3 of 4 plays (75.0%)" in printed
     assert "Zafen - Teszi Thaidomer (1 play(s)): The Athemkans - Teszi Thaidomer" in printed
+
+
+def text_of(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
 
 
 def test_several_files_and_both_outputs_at_once(tmp_path: Path) -> None:
