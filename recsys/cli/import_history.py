@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{target} exists; choose another path or pass --force to replace it")
     if args.out and Path(args.out).exists():
         _check_ours(Path(args.out))
-    frames = _read_all(args.files, args.format)
+    frames = _read_all(args.files, args.format, listeners_matter=bool(args.out_dataset))
     if args.out:
         result = _match(frames, args)
         files = [{**f.attrs["read"], "name": Path(f.attrs["read"]["name"]).name} for f in frames]  # no folders
@@ -67,11 +67,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_all(files: list[str], fmt: str) -> list:
+def _read_all(files: list[str], fmt: str, listeners_matter: bool) -> list:
     """Each file's plays; listeners named by username, else by LABEL= or the file stem.
 
-    Two unlabelled files with one stem and no usernames (alice/StreamingHistory0.json, bob/StreamingHistory0.json)
-    would silently become one listener, so that is an error asking for labels.
+    In a dataset, two unlabelled files with one stem and no usernames (alice/StreamingHistory0.json,
+    bob/StreamingHistory0.json) would silently become one listener, so that is an error asking for labels.
+    A history (--out alone) is one listener whatever the files are called.
     """
     from recsys.data.exports import read_listening_export
     from recsys.errors import ConfigError
@@ -79,7 +80,7 @@ def _read_all(files: list[str], fmt: str) -> list:
     frames, by_stem = [], {}
     for label, path in map(_split_label, files):
         frame = read_listening_export(path, fmt, name=str(path), listener=label or path.stem)
-        if label is None and (frame["listener"] == path.stem).any():
+        if listeners_matter and label is None and (frame["listener"] == path.stem).any():
             other = by_stem.setdefault(path.stem, path)
             if other != path:
                 raise ConfigError(f"{other} and {path} would both be listener {path.stem!r}; "

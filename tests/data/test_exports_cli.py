@@ -73,6 +73,10 @@ def test_two_files_with_one_stem_need_labels(tmp_path: Path, capsys: pytest.Capt
     assert code == 1 and "would both be listener 'StreamingHistory0'; name them with LABEL=FILE" in \
         capsys.readouterr().err
     assert not (tmp_path / "team").exists()
+    out = tmp_path / "h.json"  # a history is one listener: the stems do not matter
+    assert run("--format", "spotify", SPOTIFY, str(tmp_path / "a" / "StreamingHistory0.json"), "--checkpoint",
+               CHECKPOINT, "--out", str(out)) == 0
+    assert json.loads(text_of(out))["report"]["plays"] == 16
 
 
 def test_targets_are_never_clobbered(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
