@@ -1,9 +1,15 @@
-"""Arguments and printing shared by the serving commands (recommend, explain, demo)."""
+"""Shared by the commands: checkpoint arguments, output paths checked before any work, and text made safe for
+the terminal."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
+import tempfile
+import zipfile
+from pathlib import Path
 from typing import Any
 
 DEFAULT_CHECKPOINT = "checkpoints/default.pt"
@@ -35,3 +41,128 @@ def format_table(frame, columns: list[str], floats: str = "{:.4f}") -> str:
         if shown[column].dtype.kind == "f":
             shown[column] = shown[column].map(floats.format)
     return shown.to_string(index=False)
+
+
+# ---- outputs --------------------------------------------------------------------------------------------------
+# What each kind of output may replace without --force: only a file (or folder) this project wrote.
+OUTPUT_KINDS = {"checkpoint": "a recsys checkpoint", "json": "a JSON report", "markdown": "a Markdown table",
+                "dataset": "a dataset folder"}
+EXAMPLE_NAMES = {"checkpoint": "model.pt", "json": "report.json", "markdown": "report.md"}
+SNIFF_BYTES = 64 * 2**20  # a report or a checkpoint's pickle larger than this is not one we wrote
+
+
+def add_force_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing output even when it is not one recsys wrote, or is a link (the "
+                             "link itself is replaced, never what it points at); a folder holding other files "
+                             "is never replaced")
+
+
+def checked_output(text: str, kind: str, force: bool = False, option: str = "--out") -> Path:
+    """Check an output path before any work and return it; raises ConfigError with the reason.
+
+    The rules (docs/reliability.md): a trailing slash names a folder; a symbolic link is never followed and
+    replaced only with --force; special files (devices, pipes, sockets) are never replaced; an existing file or
+    folder is replaced only when it is an output of the same kind this project wrote (its format is checked), or
+    with --force; a dataset's own table files and folders holding other files are never replaced. The folder
+    that will hold the output is created, and must take files.
+    """
+    from recsys.errors import ConfigError
+
+    what = OUTPUT_KINDS[kind]
+    path = Path(text)
+
+    def refuse(reason: str) -> ConfigError:
+        return ConfigError(f"{option} {text}: {reason}")
+
+    if kind != "dataset" and text.endswith(("/", os.sep)):
+        raise refuse(f"the trailing '/' names a folder; give a file name such as {path / EXAMPLE_NAMES[kind]}")
+    try:
+        status = os.lstat(path)
+    except FileNotFoundError:
+        status = None
+    except OSError as exc:  # a parent is a file, a loop of links above, a name too long
+        raise refuse(f"cannot be used ({exc.strerror or exc})") from None
+    if status is not None:
+        _check_existing(path, status, kind, what, force, refuse)
+    _check_folder(path, refuse)
+    return path
+
+
+def _check_existing(path: Path, status: os.stat_result, kind: str, what: str, force: bool, refuse) -> None:
+    """Refuse to replace an existing path unless it is `kind`'s own output (or --force allows it)."""
+    mode = status.st_mode
+    if stat.S_ISLNK(mode):
+        if not force:
+            raise refuse(f"is a symbolic link (to {os.readlink(path)}); outputs never follow links: give the real "
+                         "path, or add --force to replace the link itself")
+        if kind == "dataset":
+            path.unlink()  # the staged folder is renamed into place of the link, not into its target
+        return
+    if stat.S_ISDIR(mode):
+        if kind != "dataset":
+            raise refuse(f"is a folder; give a file name such as {path / EXAMPLE_NAMES[kind]}")
+        from recsys.data.write import foreign_entries
+
+        foreign = foreign_entries(path)
+        if foreign:
+            raise refuse(f"is a folder holding files that are not dataset tables ({', '.join(foreign[:5])}); "
+                         "it is never replaced: choose another folder or remove it yourself")
+        return
+    if not stat.S_ISREG(mode):
+        raise refuse("is a special file (a device, pipe or socket); outputs are written only to regular files")
+    from recsys.data.write import TABLE_FILES
+
+    parent = path.parent
+    if path.name in TABLE_FILES and any((parent / name).is_file() for name in ("interactions.csv",
+                                                                               "interactions.parquet")):
+        raise refuse(f"is a table of the dataset {parent}; outputs never replace dataset files")
+    reason = _not_kind(path, kind)
+    if reason is not None and not force:
+        raise refuse(f"exists and is not {what} ({reason}); choose another path, or add --force to replace it")
+    if kind == "dataset":
+        path.unlink()  # --force: a file where the dataset folder goes
+
+
+def _not_kind(path: Path, kind: str) -> str | None:
+    """Why the regular file at `path` is not `kind`'s output (None: it is one), read without unpickling."""
+    if kind == "dataset":
+        return "a file, where a dataset folder goes"
+    try:
+        if kind == "checkpoint":
+            if not zipfile.is_zipfile(path):
+                return "not a torch zip file"
+            with zipfile.ZipFile(path) as archive:
+                pickles = [i for i in archive.infolist() if i.filename.endswith("/data.pkl")]
+                if len(pickles) != 1 or pickles[0].file_size > SNIFF_BYTES:
+                    return "a zip file that is not a torch checkpoint"
+                found = b"recsys-checkpoint" in archive.read(pickles[0])
+            return None if found else "a torch file of another program"
+        if path.stat().st_size > SNIFF_BYTES:
+            return "larger than any report this project writes"
+        text = path.read_text(encoding="utf-8")
+    except (OSError, zipfile.BadZipFile, UnicodeDecodeError, ValueError) as exc:
+        return f"unreadable: {type(exc).__name__}"
+    if kind == "json":
+        try:
+            return None if isinstance(json.loads(text), dict) else "JSON, but not an object"
+        except ValueError:
+            return "not JSON"
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    return None if first.lstrip().startswith("|") or not text.strip() else "not a Markdown table"
+
+
+def _check_folder(path: Path, refuse) -> None:
+    """The output's folder must exist or be creatable, and take files (probed beside the target, as written)."""
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise refuse(f"{blocking} is a file, not a folder")
+    parent = Path(os.path.abspath(path)).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise refuse(f"cannot create the folder {parent} ({exc.strerror or exc})") from None
+    try:
+        tempfile.TemporaryFile(dir=parent).close()
+    except OSError as exc:
+        raise refuse(f"cannot create files in {parent} ({exc.strerror or exc})") from None

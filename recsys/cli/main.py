@@ -34,7 +34,7 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 1
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     """The top-level parser; only the subcommand named in argv is imported and configured."""
     parser = argparse.ArgumentParser(prog="python -m recsys", description="Graph-attention music recommender.")
-    from recsys import __version__
+    from recsys.version import __version__
 
     parser.add_argument("--version", action="version", version=f"recsys {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -8,17 +8,16 @@ previous checkpoint intact.
 
 from __future__ import annotations
 
-import os
 import pickle
 import platform
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from recsys.data.write import atomic_file
 from recsys.errors import CheckpointError
 
 FORMAT = "recsys-checkpoint"
@@ -30,39 +29,24 @@ REQUIRED_KEYS = ("format", "format_version", "model_type", "model_config", "stat
 def library_versions() -> dict[str, str]:
     import torch_geometric
 
-    from recsys import __version__
+    from recsys.version import __version__
 
     return {"recsys": __version__, "torch": str(torch.__version__), "torch_geometric": torch_geometric.__version__,
             "python": platform.python_version()}
 
 
 def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
-    """Write atomically: temp file in the target folder, fsync, rename. Raises CheckpointError on failure."""
+    """Write atomically (`recsys.data.write.atomic_file`). Raises CheckpointError on failure."""
     path = Path(path)
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "versions": library_versions(), **payload}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
-    tmp = Path(tmp_name)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600; a checkpoint is as readable as any file
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_file(path) as handle:
             torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
         _remove_stale_temporaries(path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}; "
                               "any previous checkpoint there is unchanged") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

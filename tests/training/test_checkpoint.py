@@ -100,7 +100,7 @@ def test_read_only_folder_is_reported(enhanced_run, tmp_path, monkeypatch):
     def read_only(*args, **kwargs):
         raise OSError(30, "Read-only file system")
 
-    monkeypatch.setattr("recsys.training.checkpoint.tempfile.mkstemp", read_only)
+    monkeypatch.setattr("recsys.data.write.tempfile.mkstemp", read_only)
     with pytest.raises(CheckpointError, match="Read-only file system"):
         save_checkpoint({"model_type": "x"}, target)
     assert target.read_bytes() == b"previous"
