@@ -35,12 +35,51 @@ def print_json(value: Any) -> None:
 
 
 def format_table(frame, columns: list[str], floats: str = "{:.4f}") -> str:
-    """A plain-text table of selected DataFrame columns (no index, numbers aligned)."""
+    """A plain-text table of selected DataFrame columns (no index, numbers aligned, text made safe and capped at
+    MAX_CELL characters: one 20,000-character title padded every row of `recommend` to 16 MB)."""
     shown = frame[columns].copy()
     for column in columns:
         if shown[column].dtype.kind == "f":
             shown[column] = shown[column].map(floats.format)
+        elif shown[column].dtype.kind not in "iub":  # text (object or pandas' string dtype), lists
+            shown[column] = shown[column].map(_cell)
     return shown.to_string(index=False)
+
+
+def _cell(value: object) -> str:
+    text = ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+    return terminal_text(text, MAX_CELL)
+
+
+# ---- text for the terminal ------------------------------------------------------------------------------------
+# Names come from datasets and checkpoints: an ANSI escape in a title cleared the terminal in `explain`, and a
+# right-to-left override reversed the rest of the line. Control characters (C0, DEL, C1), line separators and
+# bidirectional controls are shown escaped (`\x1b`, `\u202e`); --json output is never changed.
+MAX_CELL = 60  # characters per table cell
+MAX_TEXT = 300  # characters per text field of an explanation or profile
+_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_UNSAFE = [*range(0x20), *range(0x7f, 0xa0), 0x2028, 0x2029, *map(ord, _BIDI)]
+_ESCAPES = {code: chr(code).encode("unicode_escape").decode("ascii") for code in _UNSAFE}
+_ESCAPES_KEEP_NEWLINES = {**_ESCAPES, ord("\n"): "\n"}
+
+
+def terminal_text(value: object, width: int | None = None, keep_newlines: bool = False) -> str:
+    """`value` as text that cannot control the terminal, each line cut to `width` characters (with '…')."""
+    text = str(value).translate(_ESCAPES_KEEP_NEWLINES if keep_newlines else _ESCAPES)
+    if width is None:
+        return text
+    return "\n".join(line if len(line) <= width else line[:width - 1] + "…" for line in text.split("\n"))
+
+
+def for_terminal(value: Any, width: int = MAX_TEXT) -> Any:
+    """A result (dicts, lists, strings, numbers) with every string made safe by `terminal_text`, for printing."""
+    if isinstance(value, str):
+        return terminal_text(value, width)
+    if isinstance(value, dict):
+        return {key: for_terminal(item, width) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [for_terminal(item, width) for item in value]
+    return value
 
 
 # ---- outputs --------------------------------------------------------------------------------------------------
@@ -79,9 +118,9 @@ def checked_output(text: str, kind: str, force: bool = False, option: str = "--o
         raise refuse(f"the trailing '/' names a folder; give a file name such as {path / EXAMPLE_NAMES[kind]}")
     try:
         status = os.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # nothing there yet (a parent that is a file: see below)
         status = None
-    except OSError as exc:  # a parent is a file, a loop of links above, a name too long
+    except OSError as exc:  # a loop of links above, a name too long
         raise refuse(f"cannot be used ({exc.strerror or exc})") from None
     if status is not None:
         _check_existing(path, status, kind, what, force, refuse)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from recsys.cli.common import add_force_arg, checked_output
+from recsys.cli.common import add_force_arg, checked_output, terminal_text
 
 DEFAULT_BASELINES = "popularity,bprmf,lightgcn,ease"
 
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         dataset = load_dataset(args.data)
     report = compare(dataset, trained=trained, fresh=fresh, baselines=baselines, seeds=args.seeds,
                      epochs=args.epochs, ks=args.k, split_rule=split_rule, log=log)
-    print(format_table(report))
+    print(terminal_text(format_table(report), keep_newlines=True))  # model names come from checkpoints
     for path, render in outputs:
         write_text_atomic(path, render(report) + "\n")
         print(f"wrote {path}")

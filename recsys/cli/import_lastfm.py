@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from recsys.cli.common import add_force_arg, checked_output
+from recsys.cli.common import add_force_arg, checked_output, terminal_text
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -35,5 +35,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"  tag assignments {summary['tag_assignments']:,}, of which {summary['tag_assignments_unknown_artist']:,} "
           f"name artists missing from artists.dat (dropped); listened artists missing from artists.dat: "
           f"{summary['unnamed_artists']}")
-    print(f"  genres kept: {', '.join(names)}")
+    print(terminal_text(f"  genres kept: {', '.join(names)}"))
     return 0

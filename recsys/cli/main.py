@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("recsys.cli.bench", "speed, memory and quality benchmarks, as ratios to baselines"),
 }
 
+ERROR_WIDTH = 2000  # characters per line of an error message (it may quote a whole cell)
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
 
@@ -53,12 +54,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    from recsys.cli.common import terminal_text
     from recsys.errors import RecsysError
 
     try:
         return importlib.import_module(args._module).run(args) or EXIT_OK
     except RecsysError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {terminal_text(exc, ERROR_WIDTH, keep_newlines=True)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from recsys.cli.common import add_checkpoint_args, format_table, genre_weight_arg, print_json
+from recsys.cli.common import add_checkpoint_args, format_table, genre_weight_arg, print_json, terminal_text
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -25,9 +25,9 @@ def run(args: argparse.Namespace) -> int:
         print_json({"user_id": args.user, "strategy": frame.attrs.get("strategy"), "note": frame.attrs.get("note"),
                     "recommendations": frame.to_dict(orient="records")})
         return 0
-    print(f"top {len(frame)} for user {args.user} ({frame.attrs.get('strategy')}; {rec.describe()})")
+    print(terminal_text(f"top {len(frame)} for user {args.user} ({frame.attrs.get('strategy')}; {rec.describe()})"))
     if frame.attrs.get("note"):
-        print(frame.attrs["note"])
+        print(terminal_text(frame.attrs["note"]))
     print(format_table(frame, ["rank", "track_id", "title", "artist", "genres", "score", "base_score",
                                "genre_score"]))
     return 0
