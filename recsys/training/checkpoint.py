@@ -10,19 +10,16 @@ previous checkpoint intact.
 
 from __future__ import annotations
 
-import dataclasses
 import pickle
 import platform
 import re
-import types
-import typing
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from recsys.config import ModelConfig, TrainConfig
+from recsys.config import ModelConfig, TrainConfig, field_type_problem
 from recsys.data.write import atomic_file
 from recsys.errors import CheckpointError
 
@@ -109,7 +106,7 @@ def payload_problem(payload: dict[str, Any]) -> str | None:
         if key in payload and not isinstance(payload[key], kind):
             return f"'{key}' must be a {kind.__name__} (got {type(payload[key]).__name__})"
     for section, cls in (("model_config", ModelConfig), ("train_config", TrainConfig)):
-        problem = _config_problem(payload.get(section, {}), cls, section)
+        problem = field_type_problem(cls, payload.get(section, {}), section)
         if problem is not None:
             return problem
     if not isinstance(payload["dataset"].get("fingerprint"), str):
@@ -118,37 +115,6 @@ def payload_problem(payload: dict[str, Any]) -> str | None:
     if problem is not None:
         return problem
     return _weights_problem(payload["state_dict"], payload["model_config"], payload["num_nodes"])
-
-
-def _fits(value: object, hint: object) -> bool:
-    """Whether a plain value (as saved) fits a config field's type hint: int, float, bool, str, optional, tuple."""
-    origin = typing.get_origin(hint)
-    if origin in (types.UnionType, typing.Union):
-        return any(_fits(value, arg) for arg in typing.get_args(hint))
-    if origin in (tuple, list):
-        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
-        return isinstance(value, list | tuple) and all(_fits(v, args[0]) for v in value) if args else True
-    if hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    return isinstance(value, hint) if isinstance(hint, type) else True
-
-
-def _config_problem(values: dict[str, Any], cls: type, section: str) -> str | None:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    for key, value in values.items():
-        if key not in names:
-            return f"'{section}' has the field {key!r}, which this version does not know"
-        if not _fits(value, hints[key]):
-            hint = hints[key].__name__ if isinstance(hints[key], type) else str(hints[key]).replace("typing.", "")
-            return f"'{section}.{key}' must be {hint} (got {type(value).__name__} {str(value)[:40]!r})"
-    return None
 
 
 def _ids_problem(id_maps: dict[str, Any], num_nodes: dict[str, Any]) -> str | None:

@@ -189,16 +189,16 @@ def _nan(payload) -> None:
 
 @pytest.mark.parametrize("change, message", [
     (lambda p: p.__setitem__("state_dict", "weights"), "'state_dict' must be a dict (got str)"),
-    (_set("model_config", "embedding_dim", "32"), "'model_config.embedding_dim' must be int (got str '32')"),
-    (_set("model_config", "use_genres", 1), "'model_config.use_genres' must be bool (got int"),
-    (_set("train_config", "lr", [0.1]), "'train_config.lr' must be float (got list"),
+    (_set("model_config", "embedding_dim", "32"), "model_config.embedding_dim must be int (got str '32')"),
+    (_set("model_config", "use_genres", 1), "model_config.use_genres must be bool (got int"),
+    (_set("train_config", "lr", [0.1]), "train_config.lr must be float (got list"),
     (_set("num_nodes", "user", 10**11), "'num_nodes.user' is 100,000,000,000 but the checkpoint lists 150 user IDs"),
     (_set("num_nodes", "song", "600"), "'num_nodes.song' must be an integer (got str)"),
     (_set("model_config", "embedding_dim", 10**7), "more than the"),
     (_set("model_config", "num_layers", 10**6), "1000000 layer(s), more than the"),
     (lambda p: p["state_dict"].__setitem__("extra.weight", [1.0]), "'state_dict' entry 'extra.weight' is a list"),
     (_nan, "holds 1 NaN or infinite value(s)"),
-    (_set("model_config", "colour", "red"), "'model_config' has the field 'colour'"),
+    (_set("model_config", "colour", "red"), "model_config has the field 'colour'"),
 ])
 def test_malformed_payloads_are_refused_before_anything_is_built(enhanced_run, tmp_path, change, message):
     forged = _forged(enhanced_run, tmp_path, change)
