@@ -6,15 +6,15 @@ import argparse
 import json
 from pathlib import Path
 
-from recsys.cli.common import add_checkpoint_args, add_force_arg, checked_output, print_json
+from recsys.cli.common import add_checkpoint_args, add_force_arg, checked_output, positive_int, print_json
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_checkpoint_args(parser)
-    parser.add_argument("--users", type=int, default=50, help="users sampled for fidelity (default 50)")
-    parser.add_argument("--removed", type=int, default=3, help="history songs removed per pair (default 3)")
+    parser.add_argument("--users", type=positive_int, default=50, help="users sampled for fidelity (default 50)")
+    parser.add_argument("--removed", type=positive_int, default=3, help="history songs removed per pair (default 3)")
     parser.add_argument("--truth", help="generator truth file (default: <data>.truth.json when it exists)")
-    parser.add_argument("--truth-users", type=int, default=200, help="users sampled for truth recovery")
+    parser.add_argument("--truth-users", type=positive_int, default=200, help="users sampled for truth recovery")
     parser.add_argument("--json", dest="json_out", help="also write the report to this file")
     add_force_arg(parser)
 

@@ -29,7 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 ERROR_WIDTH = 2000  # characters per line of an error message (it may quote a whole cell)
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 70, 130, 141
 
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
@@ -69,6 +69,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):  # no second error when Python flushes stdout at exit
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        print(f"error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+    except OSError as exc:  # a file vanished, a permission, a full disk, a name too long: the system's words
+        where = f": {terminal_text(exc.filename, ERROR_WIDTH)}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_ERROR
+    except MemoryError:
+        print("error: out of memory: the data or the sizes asked for do not fit in this machine's memory",
+              file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # a bug, not bad input: one line, and the traceback only when asked for
+        if os.environ.get("RECSYS_DEBUG"):
+            raise
+        print(f"error: internal error ({type(exc).__name__}: {terminal_text(exc, 300)}); this is a bug, please "
+              "report it (RECSYS_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
