@@ -96,8 +96,9 @@ def for_terminal(value: Any, width: int = MAX_TEXT) -> Any:
 # ---- outputs --------------------------------------------------------------------------------------------------
 # What each kind of output may replace without --force: only a file (or folder) this project wrote.
 OUTPUT_KINDS = {"checkpoint": "a recsys checkpoint", "json": "a JSON report", "markdown": "a Markdown table",
-                "dataset": "a dataset folder"}
-EXAMPLE_NAMES = {"checkpoint": "model.pt", "json": "report.json", "markdown": "report.md"}
+                "history": "a recsys-history/1 file", "dataset": "a dataset folder"}
+EXAMPLE_NAMES = {"checkpoint": "model.pt", "json": "report.json", "markdown": "report.md", "history": "history.json"}
+HISTORY_FORMAT = "recsys-history/1"  # what `import-history --out` writes and `--history` reads
 SNIFF_BYTES = 64 * 2**20  # a report or a checkpoint's pickle larger than this is not one we wrote
 
 
@@ -156,7 +157,7 @@ def _check_existing(path: Path, status: os.stat_result, kind: str, what: str, fo
 
         foreign = foreign_entries(path)
         if foreign:
-            raise refuse(f"is a folder holding files that are not dataset tables ({', '.join(foreign[:5])}); "
+            raise refuse(f"is a folder and holds files that are not dataset tables ({', '.join(foreign[:5])}); "
                          "it is never replaced: choose another folder or remove it yourself")
         return
     if not stat.S_ISREG(mode):
@@ -193,11 +194,14 @@ def _not_kind(path: Path, kind: str) -> str | None:
         text = path.read_text(encoding="utf-8")
     except (OSError, zipfile.BadZipFile, UnicodeDecodeError, ValueError) as exc:
         return f"unreadable: {type(exc).__name__}"
-    if kind == "json":
+    if kind in ("json", "history"):
         try:
-            return None if isinstance(json.loads(text), dict) else "JSON, but not an object"
+            value = json.loads(text)
         except ValueError:
             return "not JSON"
+        if not isinstance(value, dict):
+            return "JSON, but not an object"
+        return None if kind == "json" or value.get("format") == HISTORY_FORMAT else "JSON of another format"
     first = next((line for line in text.splitlines() if line.strip()), "")
     return None if first.lstrip().startswith("|") or not text.strip() else "not a Markdown table"
 
