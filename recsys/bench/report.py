@@ -92,10 +92,9 @@ class BenchReport:
         return {"meta": self.meta, "rows": rows}
 
     def save_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
-        return path
+        from recsys.data.write import write_text_atomic
+
+        return write_text_atomic(path, json.dumps(self.to_dict(), indent=2, default=str) + "\n")
 
     def format(self) -> str:
         """A plain-text table: section, measure, value, the baseline it is compared with, ratio, target."""

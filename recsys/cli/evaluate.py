@@ -8,7 +8,8 @@ same split in the same run. Prints a table sorted by NDCG@10; ``--json`` and ``-
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from recsys.cli.common import add_force_arg, checked_output, terminal_text
 
 DEFAULT_BASELINES = "popularity,bprmf,lightgcn,ease"
 
@@ -29,11 +30,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="OUT", help="write the report as JSON (NaN as null)")
     parser.add_argument("--markdown", metavar="OUT", help="write the table as Markdown")
     parser.add_argument("--quiet", action="store_true", help="print only the table")
+    add_force_arg(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from recsys.baselines import baseline_names
     from recsys.data import load_dataset
+    from recsys.data.write import write_text_atomic
     from recsys.errors import ConfigError
     from recsys.evaluation.compare import (
         compare,
@@ -45,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
     )
 
     baselines = baseline_names(args.baselines)  # fail on a typo before any loading or training
+    outputs = [(checked_output(path, kind, args.force, option), render) for path, kind, option, render in
+               ((args.json, "json", "--json", to_json), (args.markdown, "markdown", "--markdown", format_markdown))
+               if path]
     fresh = gat_kinds(args.models or "")
     if not args.checkpoint and args.data is None:
         raise ConfigError("evaluate needs --checkpoint CKPT or --data DIR (with --models to train GATs here)")
@@ -56,10 +62,8 @@ def run(args: argparse.Namespace) -> int:
         dataset = load_dataset(args.data)
     report = compare(dataset, trained=trained, fresh=fresh, baselines=baselines, seeds=args.seeds,
                      epochs=args.epochs, ks=args.k, split_rule=split_rule, log=log)
-    print(format_table(report))
-    for path, text in ((args.json, to_json(report)), (args.markdown, format_markdown(report))):
-        if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(text + "\n", encoding="utf-8")
-            print(f"wrote {path}")
+    print(terminal_text(format_table(report), keep_newlines=True))  # model names come from checkpoints
+    for path, render in outputs:
+        write_text_atomic(path, render(report) + "\n")
+        print(f"wrote {path}")
     return 0
