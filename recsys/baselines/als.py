@@ -8,7 +8,6 @@ that a wall-clock budget (``TrainConfig.max_seconds``) stops ALS exactly as it s
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -43,8 +42,8 @@ class ALS(Baseline):
         self.item_factors: Tensor | None = None
 
     def _fit(self, graph: HeteroData, valid: RankingTask, config: TrainConfig) -> None:
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's own threads; BLAS threads fight them
         from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
 
         users, songs = graph[LISTENS].edge_index.numpy()
         shape = (graph["user"].num_nodes, graph["song"].num_nodes)
@@ -53,11 +52,12 @@ class ALS(Baseline):
         model = AlternatingLeastSquares(factors=self.factors, regularization=self.regularization, alpha=self.alpha,
                                         iterations=1, random_state=config.seed)
         started, done = time.perf_counter(), 0
-        while done < self.iterations:
-            model.fit(matrix, show_progress=False)  # one more sweep from the current factors
-            done += 1
-            if config.max_seconds is not None and time.perf_counter() - started >= config.max_seconds:
-                break
+        with threadpool_limits(1, "blas"):  # implicit runs its own threads; BLAS threads under them fight (its advice)
+            while done < self.iterations:
+                model.fit(matrix, show_progress=False)  # one more sweep from the current factors
+                done += 1
+                if config.max_seconds is not None and time.perf_counter() - started >= config.max_seconds:
+                    break
         self.user_factors = torch.from_numpy(np.ascontiguousarray(model.user_factors))
         self.item_factors = torch.from_numpy(np.ascontiguousarray(model.item_factors))
         self.details = {"iterations": float(done), "factors": float(self.factors)}

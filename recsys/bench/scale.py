@@ -85,7 +85,7 @@ class TimedTrainable(Trainable):
                 timed.clock["since"] = time.perf_counter()
             return trainable.gather(users, songs, negatives)
 
-        timed = cls(trainable.module, trainable.embed, trainable.ego, gather)
+        timed = cls(trainable.module, trainable.embed, trainable.ego, gather, trainable.sparse)
         return timed
 
     def frozen_scorer(self):  # type: ignore[override]

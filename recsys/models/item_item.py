@@ -13,10 +13,10 @@ most co-listeners, N(j), which turns the solve into one small ridge regression p
 (K+1)-song sub-catalogue {j} + N(j). The Gram blocks are exact (built from X for each chunk of targets), the
 solves batched; cost O(songs * K^3 + sum over users of history^2), memory O(chunk + songs * K).
 
-Either way the term is kept as ``B`` [songs, songs] (dense, or sparse CSR for the neighbourhood fit; row i:
-the songs that having played i predicts, with their weights), so a score is a sum over the user's own
-history, which also explains it: "because you played X". It is stored in the checkpoint (module extra
-state), not refitted at load.
+Either way the term is kept as a sparse CSR ``B`` [songs, songs] (row i: the songs that having played i
+predicts, with their weights; exact EASE keeps its largest weights per song), so a score is a sum over the
+user's own history, which also explains it: "because you played X". It is stored in the checkpoint (module
+extra state), not refitted at load.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ from recsys.sparse import csr, row_positions, transpose
 
 CHUNK = 2048
 LOCAL_BLOCK_CELLS = 2**21  # Gram cells solved per chunk in neighbourhood EASE: targets x (K + 1)^2 (16 MiB)
-DEFAULT_NEIGHBOURS = 256  # chosen on validation against dense EASE (docs/performance.md, "Item-item term")
+# Chosen on validation NDCG@10 of the term alone against dense EASE (docs/performance.md, "Item-item term"):
+EXACT_TOPK = 256  # exact EASE, 256 largest weights kept per song: 0.1490 vs dense 0.1520 (synthetic), 1/20 the size
+NEIGHBOURS = 32  # neighbourhood EASE where the exact solve is out of reach: 0.1456 (synthetic), solves 33 x 33
 
 
 def binary_matrix(user_index: Tensor, song_index: Tensor, num_users: int, num_songs: int) -> sp.csr_matrix:
@@ -64,7 +66,7 @@ def fit_ease(user_index: Tensor, song_index: Tensor, num_users: int, num_songs: 
 
 
 def fit_local_ease(user_index: Tensor, song_index: Tensor, num_users: int, num_songs: int, lam: float,
-                   neighbours: int = DEFAULT_NEIGHBOURS) -> Tensor:
+                   neighbours: int = NEIGHBOURS) -> Tensor:
     """Neighbourhood EASE: each song regressed on its ``neighbours`` most co-listened songs; B^T as CSR.
 
     Equal to exact EASE when every song co-occurs with at least ``neighbours`` others (up to float rounding).
@@ -172,19 +174,19 @@ def _top_per_column(b: np.ndarray, start: int, topk: int) -> tuple[np.ndarray, n
 
 
 class ItemItemTerm(nn.Module):
-    """EASE's B (row i: what having played i predicts) and the scores and contributions it gives.
+    """EASE's B (row i: what having played i predicts) as sparse CSR, and the scores and contributions it gives.
 
-    ``neighbours`` picks the fit: None solves exact EASE and keeps every weight (catalogues up to
-    ``dense_max_songs``; above it the neighbourhood fit with `DEFAULT_NEIGHBOURS` is used); an integer K
-    fits neighbourhood EASE with K neighbours per song (`fit_local_ease`). The fitted matrix is the module's
-    extra state, so a checkpoint carries it and loading costs no solve.
+    ``neighbours`` picks the fit: None solves exact EASE and keeps its `EXACT_TOPK` largest weights per song
+    when the catalogue allows an exact solve (up to ``exact_max_songs`` songs), else fits neighbourhood EASE
+    with `NEIGHBOURS` neighbours per song; an integer K always fits neighbourhood EASE with K neighbours. The
+    fitted matrix is the module's extra state, so a checkpoint carries it and loading costs no solve.
     """
 
-    def __init__(self, num_songs: int, neighbours: int | None = None, dense_max_songs: int = 20_000) -> None:
+    def __init__(self, num_songs: int, neighbours: int | None = None, exact_max_songs: int = 20_000) -> None:
         super().__init__()
-        self.num_songs, self.neighbours, self.dense_max_songs = num_songs, neighbours, dense_max_songs
+        self.num_songs, self.neighbours, self.exact_max_songs = num_songs, neighbours, exact_max_songs
         self.lam: float | None = None
-        self.matrix: Tensor | None = None  # B [songs, songs]: dense (exact EASE) or sparse CSR (neighbourhood)
+        self.matrix: Tensor | None = None  # B [songs, songs], sparse CSR
 
     @property
     def fitted(self) -> bool:
@@ -192,17 +194,18 @@ class ItemItemTerm(nn.Module):
 
     @property
     def method(self) -> str:
-        """``"dense"`` (exact EASE) or ``"local"`` (neighbourhood EASE), as `fit` will solve it."""
-        return "dense" if self.neighbours is None and self.num_songs <= self.dense_max_songs else "local"
+        """``"exact"`` (EASE, top weights kept) or ``"local"`` (neighbourhood EASE), as `fit` will solve it."""
+        return "exact" if self.neighbours is None and self.num_songs <= self.exact_max_songs else "local"
 
     def fit(self, listens: Tensor, num_users: int, lam: float) -> ItemItemTerm:
         """Solve EASE on the (user, song) training pairs ``listens`` [2, E]."""
         self.lam = float(lam)
-        if self.method == "dense":
-            self.matrix = fit_ease(listens[0], listens[1], num_users, self.num_songs, self.lam, topk=None).T
+        if self.method == "exact":
+            bt = fit_ease(listens[0], listens[1], num_users, self.num_songs, self.lam, topk=EXACT_TOPK)
         else:
-            self.matrix = transpose(fit_local_ease(listens[0], listens[1], num_users, self.num_songs, self.lam,
-                                                   self.neighbours or DEFAULT_NEIGHBOURS))
+            bt = fit_local_ease(listens[0], listens[1], num_users, self.num_songs, self.lam,
+                                self.neighbours or NEIGHBOURS)
+        self.matrix = transpose(bt)
         return self
 
     def clear(self) -> None:
@@ -212,11 +215,9 @@ class ItemItemTerm(nn.Module):
         """history: dense [B, songs] weights (0/1) -> scores [B, songs] = history @ B.
 
         Adds the B rows of each history song into the output: work proportional to history x row length, not
-        to songs^2 (a dense product is 5-10x slower at 5,000 songs, and impossible at a million).
+        to songs^2 (a dense product over a dense B is impossible at a million songs).
         """
         assert self.matrix is not None, "item-item term not fitted"
-        if self.matrix.layout == torch.strided:  # exact EASE: a sparse history times the dense B
-            return history.to_sparse_csr() @ self.matrix
         batch, items = history.nonzero(as_tuple=True)
         weight = history[batch, items].float()
         col, val = self.matrix.col_indices(), self.matrix.values()
@@ -228,10 +229,6 @@ class ItemItemTerm(nn.Module):
     def contributions(self, history_songs: Tensor, song: int) -> tuple[Tensor, Tensor]:
         """(history songs, weights) that sum to this song's item-item score for a user with that history."""
         assert self.matrix is not None, "item-item term not fitted"
-        if self.matrix.layout == torch.strided:
-            weights = self.matrix[history_songs, song]
-            keep = weights != 0
-            return history_songs[keep], weights[keep]
         col, val = self.matrix.col_indices(), self.matrix.values()
         history_songs = history_songs.to(col.device)
         which, positions = row_positions(self.matrix, history_songs)
@@ -242,9 +239,7 @@ class ItemItemTerm(nn.Module):
 
     def get_extra_state(self) -> dict[str, float | int | Tensor | None]:
         state: dict[str, float | int | Tensor | None] = {"lambda": self.lam, "neighbours": self.neighbours}
-        if self.matrix is not None and self.matrix.layout == torch.strided:
-            state["dense"] = self.matrix.contiguous()
-        elif self.matrix is not None:  # int32 indices: half the bytes, enough for 2^31 songs and weights
+        if self.matrix is not None:  # int32 indices: half the bytes, enough for 2^31 songs and weights
             state.update({"crow": self.matrix.crow_indices().to(torch.int64),
                           "col": self.matrix.col_indices().to(torch.int32), "values": self.matrix.values()})
         return state
@@ -253,7 +248,7 @@ class ItemItemTerm(nn.Module):
         """Restore the settings and, when the checkpoint carries it, the fitted matrix (no solve at load)."""
         self.lam = state.get("lambda")
         self.neighbours = state.get("neighbours", state.get("topk"))
-        self.matrix = state.get("dense")
+        self.matrix = None
         if state.get("values") is not None:
             self.matrix = csr(state["crow"], state["col"].to(torch.int64), state["values"],
                               (self.num_songs, self.num_songs))
