@@ -186,7 +186,8 @@ class ItemItemTerm(nn.Module):
         super().__init__()
         self.num_songs, self.neighbours, self.exact_max_songs = num_songs, neighbours, exact_max_songs
         self.lam: float | None = None
-        self.matrix: Tensor | None = None  # B [songs, songs], sparse CSR
+        self.matrix: Tensor | None = None  # B [songs, songs], sparse CSR (dense for a legacy checkpoint)
+        self.legacy = False  # loaded from a checkpoint that stored only lambda: refit as it was then (dense EASE)
 
     @property
     def fitted(self) -> bool:
@@ -200,6 +201,10 @@ class ItemItemTerm(nn.Module):
     def fit(self, listens: Tensor, num_users: int, lam: float) -> ItemItemTerm:
         """Solve EASE on the (user, song) training pairs ``listens`` [2, E]."""
         self.lam = float(lam)
+        if self.legacy:  # the same matrix the checkpoint's model was calibrated with
+            bt = fit_ease(listens[0], listens[1], num_users, self.num_songs, self.lam, topk=self.neighbours)
+            self.matrix = bt.T if bt.layout == torch.strided else transpose(bt)
+            return self
         if self.method == "exact":
             bt = fit_ease(listens[0], listens[1], num_users, self.num_songs, self.lam, topk=EXACT_TOPK)
         else:
@@ -218,6 +223,8 @@ class ItemItemTerm(nn.Module):
         to songs^2 (a dense product over a dense B is impossible at a million songs).
         """
         assert self.matrix is not None, "item-item term not fitted"
+        if self.matrix.layout == torch.strided:  # legacy dense B
+            return history.to_sparse_csr() @ self.matrix
         batch, items = history.nonzero(as_tuple=True)
         weight = history[batch, items].float()
         col, val = self.matrix.col_indices(), self.matrix.values()
@@ -229,6 +236,10 @@ class ItemItemTerm(nn.Module):
     def contributions(self, history_songs: Tensor, song: int) -> tuple[Tensor, Tensor]:
         """(history songs, weights) that sum to this song's item-item score for a user with that history."""
         assert self.matrix is not None, "item-item term not fitted"
+        if self.matrix.layout == torch.strided:  # legacy dense B
+            weights = self.matrix[history_songs, song]
+            keep = weights != 0
+            return history_songs[keep], weights[keep]
         col, val = self.matrix.col_indices(), self.matrix.values()
         history_songs = history_songs.to(col.device)
         which, positions = row_positions(self.matrix, history_songs)
@@ -238,6 +249,8 @@ class ItemItemTerm(nn.Module):
         return history_songs[which[hit]][keep], weights[keep]
 
     def get_extra_state(self) -> dict[str, float | int | Tensor | None]:
+        if self.legacy:
+            return {"lambda": self.lam, "topk": self.neighbours}
         state: dict[str, float | int | Tensor | None] = {"lambda": self.lam, "neighbours": self.neighbours}
         if self.matrix is not None:  # int32 indices: half the bytes, enough for 2^31 songs and weights
             state.update({"crow": self.matrix.crow_indices().to(torch.int64),
@@ -247,7 +260,8 @@ class ItemItemTerm(nn.Module):
     def set_extra_state(self, state: dict[str, float | int | Tensor | None]) -> None:
         """Restore the settings and, when the checkpoint carries it, the fitted matrix (no solve at load)."""
         self.lam = state.get("lambda")
-        self.neighbours = state.get("neighbours", state.get("topk"))
+        self.legacy = "topk" in state  # before the matrix was stored: {"lambda", "topk"}, refitted at load
+        self.neighbours = state["topk"] if self.legacy else state.get("neighbours")
         self.matrix = None
         if state.get("values") is not None:
             self.matrix = csr(state["crow"], state["col"].to(torch.int64), state["values"],

@@ -72,6 +72,12 @@ def test_the_fitted_matrix_travels_in_the_state_dict():
     copy.set_extra_state(term.get_extra_state())
     assert copy.fitted and copy.lam == 2.0 and copy.neighbours == 6
     assert torch.equal(copy.matrix.to_dense(), term.matrix.to_dense())  # the same stored floats, no kernel involved
-    empty = ItemItemTerm(18)
-    empty.set_extra_state({"lambda": None, "topk": None})  # a checkpoint from before the matrix was stored
-    assert not empty.fitted
+    legacy = ItemItemTerm(18)
+    legacy.set_extra_state({"lambda": 2.0, "topk": None})  # a checkpoint from before the matrix was stored
+    assert not legacy.fitted
+    legacy.fit(torch.stack([users, songs]), 25, legacy.lam)  # refitted as then: dense exact EASE, every weight
+    torch.testing.assert_close(legacy.matrix, fit_ease(users, songs, 25, 18, 2.0, topk=None).T, rtol=0, atol=0)
+    history = torch.zeros(2, 18)
+    history[0, :5] = 1.0
+    torch.testing.assert_close(legacy.scores(history), history @ legacy.matrix, rtol=1e-5, atol=1e-6)
+    assert legacy.get_extra_state() == {"lambda": 2.0, "topk": None}  # saved again in its own format
