@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from recsys.baselines.als import ALS
 from recsys.baselines.base import Baseline, EmbeddingBaseline
 from recsys.baselines.bprmf import BPRMF
 from recsys.baselines.ease import EASE
@@ -12,7 +13,7 @@ from recsys.baselines.popularity import Popularity
 from recsys.errors import ConfigError
 
 BASELINES: dict[str, type[Baseline]] = {"popularity": Popularity, "bprmf": BPRMF, "lightgcn": LightGCN,
-                                        "ease": EASE}
+                                        "ease": EASE, "als": ALS}
 
 
 def baseline_names(spec: str | Sequence[str]) -> list[str]:
@@ -29,5 +30,5 @@ def baseline_names(spec: str | Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-__all__ = ["BASELINES", "BPRMF", "EASE", "Baseline", "EmbeddingBaseline", "LightGCN", "Popularity",
+__all__ = ["ALS", "BASELINES", "BPRMF", "EASE", "Baseline", "EmbeddingBaseline", "LightGCN", "Popularity",
            "baseline_names"]

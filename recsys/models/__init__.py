@@ -34,6 +34,5 @@ def build_model(config: ModelConfig, num_nodes: dict[str, int]) -> GATRecommende
               "attention_stop_gradient": config.attention_stop_gradient}
     if not config.use_enhanced:
         return GATRecommender(**common)
-    item_item = config.item_item and num_nodes["song"] <= config.item_item_max_songs
     return EnhancedGATRecommender(**common, use_genres=config.use_genres, genre_weight=config.genre_weight,
-                                  item_item=item_item, item_item_topk=config.item_item_topk)
+                                  item_item=config.item_item, item_item_topk=config.item_item_topk)
