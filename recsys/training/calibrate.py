@@ -39,11 +39,10 @@ def calibrate(model: GATRecommender, graph: HeteroData, dataset: Dataset, valid:
     """Set ``item_item_beta`` (Enhanced) and ``score_scale``; returns what was chosen and its valid NDCG@10."""
     sample = _sample_users(graph["user"].num_nodes)
     term = model.item_item_module()
-    model.score_scale.fill_(1.0)
-    if term is not None:
-        model.item_item_beta.fill_(1.0)
+    model.set_calibration(1.0, 1.0 if term is not None else 0.0)
     scorer = model.prepare(graph)  # the only forward pass: beta and sigma are arithmetic on its outputs
     result: dict[str, float] = {}
+    beta = 0.0
     if term is not None:
         listens, num_users = graph[LISTENS].edge_index, graph["user"].num_nodes
         best = (-1.0, 0.0, 0.0)
@@ -60,11 +59,10 @@ def calibrate(model: GATRecommender, graph: HeteroData, dataset: Dataset, valid:
             term.fit(listens, num_users, lam)
         else:
             term.clear()
-        model.item_item_beta.fill_(beta)
         scorer = replace(scorer, item_item_weight=beta)
         result.update({"item_item_lambda": lam, "item_item_beta": beta, "valid_ndcg_tuned": metric})
     scale = _scaled(scorer, sample).scale
-    model.score_scale.fill_(scale)
+    model.set_calibration(scale, beta)
     result["score_scale"] = scale
     return result
 
