@@ -33,6 +33,7 @@ class Baseline(ABC):
     Attributes:
         name: registry key (``popularity``, ``bprmf``, ...).
         train_seconds: wall clock of the last ``fit``, tuning included.
+        fitted: whether ``fit`` has run.
         details: what fitting chose or reached (epochs, a tuned lambda), for the report.
     """
 
@@ -40,6 +41,7 @@ class Baseline(ABC):
 
     def __init__(self) -> None:
         self.train_seconds = 0.0
+        self.fitted = False
         self.details: dict[str, float] = {}
 
     def fit(self, graph: HeteroData, valid: RankingTask, config: TrainConfig) -> Self:
@@ -47,6 +49,7 @@ class Baseline(ABC):
         started = time.perf_counter()
         self._fit(graph, valid, config)
         self.train_seconds = time.perf_counter() - started
+        self.fitted = True
         return self
 
     @abstractmethod
