@@ -79,6 +79,7 @@ class EmbeddingBaseline(Baseline):
     def __init__(self, embedding_dim: int = 64) -> None:
         super().__init__()
         self.embedding_dim = embedding_dim
+        self.stopped = ""  # why training ended: early-stop, max-epochs or time-budget
         self._scorer: ScoreFn | None = None
 
     @abstractmethod
@@ -89,10 +90,11 @@ class EmbeddingBaseline(Baseline):
         generator = seed_everything(config.seed)
         trainable = self.trainable(graph, torch.device(config.device))
         listens = graph[LISTENS]
-        state, _ = fit(trainable, listens.edge_index, graph["song"].num_nodes, valid, config, generator,
-                       progress=False, play_weight=listens.plays)
+        state, self.stopped = fit(trainable, listens.edge_index, graph["song"].num_nodes, valid, config, generator,
+                                  progress=False, play_weight=listens.plays)
         self._scorer = trainable.frozen_scorer()
-        self.details = epoch_details(state.epoch, state.best_epoch, state.seconds)
+        self.details = {**epoch_details(state.epoch, state.best_epoch, state.seconds),
+                        f"valid_ndcg@{config.eval_k}": state.best_metric}
 
     def score(self, users: Tensor) -> Tensor:
         return self._fitted(self._scorer)(users)

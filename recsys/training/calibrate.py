@@ -28,7 +28,7 @@ from recsys.models import GATRecommender
 from recsys.models.item_item import ease_scores
 
 LAMBDAS = (20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)  # EASE L2 strengths tried (EASE alone picks 100-500 on both data)
-BETAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # item-item weight in units of the spread ratio (see module doc)
+BETAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # item-item weight in units of the spread ratio (module doc)
 SAMPLE_USERS = 512  # users whose full score rows estimate the spreads and sigma
 
 
