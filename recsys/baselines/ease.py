@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
@@ -19,10 +20,10 @@ from recsys.config import TrainConfig
 from recsys.errors import ConfigError
 from recsys.evaluation import RankingTask, ndcg_at, table_scorer
 from recsys.graph import LISTENS
-from recsys.models.item_item import ease_scores, fit_ease
+from recsys.models.item_item import fit_ease
 from recsys.sparse import dense_rows, pairs_to_csr
+from recsys.training.calibrate import LAMBDAS, ease_user_scores
 
-LAMBDAS = (10.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)
 MAX_SONGS = 20_000  # a dense B is songs^2 float32 (1.6 GB at 20K) plus a float64 songs^2 solve in the primal form
 
 
@@ -30,7 +31,8 @@ class EASE(Baseline):
     """EASE with its L2 strength tuned on the validation task.
 
     Args:
-        lambdas: L2 strengths tried; the best on validation NDCG@k is kept.
+        lambdas: L2 strengths tried; the best on validation NDCG@k is kept (default: the blends' grid,
+            `recsys.training.calibrate.LAMBDAS`, so every EASE term in an experiment is tuned alike).
     """
 
     name = "ease"
@@ -51,16 +53,21 @@ class EASE(Baseline):
             raise ConfigError(f"the EASE baseline keeps a dense songs x songs matrix: {num_songs:,} songs is above "
                               f"its limit of {MAX_SONGS:,}; leave ease out of the baselines for this catalogue")
         users, songs = graph[LISTENS].edge_index
-        tried = {lam: ndcg_at(table_scorer(valid.users, ease_scores(users, songs, num_users, num_songs, lam,
-                                                                    valid.users)), valid, config.eval_k)
-                 for lam in self.lambdas}
-        self.lam = max(tried, key=lambda lam: (tried[lam], -self.lambdas.index(lam)))  # ties: the first tried
+        if len(self.lambdas) == 1:  # nothing to choose (a blend's lambda, chosen by its calibration)
+            self.lam = self.lambdas[0]
+        else:
+            listens = graph[LISTENS].edge_index
+            tried = {lam: ndcg_at(table_scorer(valid.users, ease_user_scores(listens, num_users, num_songs, lam,
+                                                                             valid.users)), valid, config.eval_k)
+                     for lam in self.lambdas}
+            self.lam = max(tried, key=lambda lam: (tried[lam], -self.lambdas.index(lam)))  # ties: the first tried
         if num_users < num_songs:
-            self.table = ease_scores(users, songs, num_users, num_songs, self.lam)
+            self.table = ease_user_scores(graph[LISTENS].edge_index, num_users, num_songs, self.lam,
+                                          torch.arange(num_users))
         else:
             self.known = pairs_to_csr(graph[LISTENS].edge_index, num_users, num_songs)
             self.weights = fit_ease(users, songs, num_users, num_songs, self.lam, topk=None).T  # B = (B^T)^T
-        self.details = {"lambda": self.lam, f"valid_ndcg@{config.eval_k}": tried[self.lam]}
+        self.details = {"lambda": self.lam, f"valid_ndcg@{config.eval_k}": ndcg_at(self.score, valid, config.eval_k)}
 
     def score(self, users: Tensor) -> Tensor:
         if self.table is not None:

@@ -31,10 +31,7 @@ def paired(reference: Sequence[float], other: Sequence[float]) -> dict[str, Any]
     diff = a - b
     rng = np.random.default_rng(0)
     means = diff[rng.integers(0, diff.size, (BOOTSTRAP_RESAMPLES, diff.size))].mean(axis=1)
-    try:
-        p_value = float(stats.wilcoxon(a, b).pvalue)
-    except ValueError:  # every difference is zero
-        p_value = 1.0
+    p_value = float(stats.wilcoxon(a, b).pvalue) if np.any(diff != 0) else 1.0  # all zero: nothing to test
     return {"diff": float(diff.mean()), "ci95": [float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))],
             "p_value": p_value, "users": int(diff.size), "wins": int((diff > 0).sum()), "losses": int((diff < 0).sum())}
 
