@@ -12,6 +12,9 @@ from typing import Any
 from recsys.errors import ConfigError
 
 
+ATTENTION_KINDS = ("similarity", "gated", "softmax", "none")  # see recsys.models.attention
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture of a GAT recommender. `use_enhanced` picks the Enhanced model (as in the seed's config)."""
@@ -45,7 +48,8 @@ class ModelConfig:
         _check(self.heads >= 1 and self.hidden_dim % self.heads == 0,
                f"hidden_dim ({self.hidden_dim}) must be a positive multiple of heads ({self.heads})")
         _check(0 <= self.dropout < 1, f"dropout must be in [0, 1) (got {self.dropout})")
-        _check(self.attention in ("gated", "softmax"), f"attention must be gated or softmax (got {self.attention!r})")
+        _check(self.attention in ATTENTION_KINDS,
+               f"attention must be one of {', '.join(ATTENTION_KINDS)} (got {self.attention!r})")
         check_genre_weight(self.genre_weight)
         return self
 

@@ -143,20 +143,18 @@ def calibrate(model: GATRecommender, graph: HeteroData, dataset: Dataset, valid:
               config: Config) -> dict[str, float]:
     """Fit and weigh the model's item-item term (Enhanced) and set sigma; returns the choices for the report."""
     term = model.item_item_module()
-    model.score_scale.fill_(1.0)
+    model.set_calibration(1.0, 0.0)
     if term is not None:
         term.clear()
-        model.item_item_beta.fill_(0.0)
     scorer = model.prepare(graph)  # the only forward pass: beta and sigma are arithmetic on its outputs
     if term is None:
         scale = _spread(scorer.embedding_scores(sample_users(graph["user"].num_nodes)))
-        model.score_scale.fill_(scale)
+        model.set_calibration(scale)
         return {"score_scale": scale}
     listens, num_users = graph[LISTENS].edge_index, graph["user"].num_nodes
     choice = tune_item_item(scorer.embedding_scores, listens, num_users, graph["song"].num_nodes, valid,
                             config.training.eval_k)
     if choice.beta:
         term.fit(listens, num_users, choice.lam)
-    model.item_item_beta.fill_(choice.beta)
-    model.score_scale.fill_(choice.scale)
+    model.set_calibration(choice.scale, choice.beta)
     return {**choice.details(), "valid_ndcg_tuned": choice.valid_ndcg}
