@@ -118,3 +118,16 @@ def test_reuse_of_other_data_is_refused(dataset, report: dict) -> None:
     with pytest.raises(ConfigError, match="other data"):
         compare(dataset, baselines=["ease"], reuse={**report, "fingerprint": "0000"}, log=lambda _: None)
 
+
+
+def test_stored_lists_of_a_later_run_join_those_of_the_same_split(dataset, tmp_path: Path) -> None:
+    stored: dict = {}
+    compare(dataset, baselines=["popularity", "ease"], seeds=[0], store_k=3,
+            on_topk=lambda *args: stored.update(args=args), log=lambda _: None)
+    split, graph, users, lists = stored["args"]
+    path = tmp_path / "x.baselines.json"
+    store_baselines(path, split, graph, users, {"ease": lists["ease"]}, 3)
+    store_baselines(path, split, graph, users, {"popularity": lists["popularity"]}, 3)
+    assert set(json.loads(path.read_text())["models"]) == {"ease", "popularity"}
+    store_baselines(path, split, graph, users, {"ease": lists["ease"]}, 2)  # another k: the old lists go
+    assert set(json.loads(path.read_text())["models"]) == {"ease"}
