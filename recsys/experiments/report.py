@@ -143,6 +143,41 @@ def format_markdown(report: Report, k: int | None = None) -> str:
     return "\n".join(lines)
 
 
+def settings_rows(report: Report) -> tuple[list[str], list[list[str]]]:
+    """(header, rows): what every contender chose or reached, per seed (lr, L2, epochs, lambda, beta)."""
+    header = ["model", "lr", "L2", "best / last epoch per seed", "stopped by", "EASE lambda", "beta (x spread)"]
+    names = list(dict.fromkeys(name for run in report["per_seed"] for name in run.get("settings", {})))
+    rows = []
+    for name in names:
+        runs = [run["settings"][name] for run in report["per_seed"] if name in run.get("settings", {})]
+
+        def values(key: str, fmt: str, of: list[dict[str, Any]] = runs) -> str:
+            found = [fmt.format(r[key]) for r in of if r.get(key) is not None]
+            return ", ".join(dict.fromkeys(found)) if found else "-"
+
+        epochs = ", ".join(f"{int(r['best_epoch'])}/{int(r['epochs'])}" for r in runs if "epochs" in r) or "-"
+        lam = values("item_item_lambda", "{:g}") if any("item_item_lambda" in r for r in runs) else values(
+            "lambda", "{:g}")
+        beta = ", ".join(f"{r['item_item_beta']:.3g} ({r['item_item_beta_relative']:g})" for r in runs
+                         if "item_item_beta" in r) or "-"
+        rows.append([name, values("lr", "{:g}"), values("weight_decay", "{:g}"), epochs, values("stopped", "{}"),
+                     lam, beta])
+    return header, rows
+
+
+def format_settings(report: Report) -> str:
+    """The chosen hyper-parameters as a Markdown table."""
+    header, rows = settings_rows(report)
+    lines = [f"| {' | '.join(header)} |", "|" + "|".join(["---"] * len(header)) + "|"]
+    return "\n".join(lines + [f"| {' | '.join(row)} |" for row in rows])
+
+
+def format_results(report: Report) -> str:
+    """Everything the README shows of one report: metrics, paired comparisons with goals, chosen settings."""
+    parts = [format_markdown(report), format_comparison(report, markdown=True), format_settings(report)]
+    return "\n\n".join(part for part in parts if part).rstrip() + "\n"
+
+
 def _p(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return "-"
