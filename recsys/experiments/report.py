@@ -158,8 +158,9 @@ def settings_rows(report: Report) -> tuple[list[str], list[list[str]]]:
         epochs = ", ".join(f"{int(r['best_epoch'])}/{int(r['epochs'])}" for r in runs if "epochs" in r) or "-"
         lam = values("item_item_lambda", "{:g}") if any("item_item_lambda" in r for r in runs) else values(
             "lambda", "{:g}")
-        beta = ", ".join(f"{r['item_item_beta']:.3g} ({r['item_item_beta_relative']:g})" for r in runs
-                         if "item_item_beta" in r) or "-"
+        beta = ", ".join(f"{r['item_item_beta']:.3g}" + (f" ({r['item_item_beta_relative']:g})"
+                                                          if "item_item_beta_relative" in r else "")
+                         for r in runs if "item_item_beta" in r) or "-"
         rows.append([name, values("lr", "{:g}"), values("weight_decay", "{:g}"), epochs, values("stopped", "{}"),
                      lam, beta])
     return header, rows
