@@ -60,7 +60,7 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def to_json(report: Any) -> str:
+def to_json(report: Any, indent: int | None = 2) -> str:
     """Strict JSON: NaN and infinities become null, tuples lists, anything else unknown (a Path) its str."""
 
     def plain(value: Any) -> Any:
@@ -72,17 +72,18 @@ def to_json(report: Any) -> str:
             return None
         return value
 
-    return json.dumps(plain(report), indent=2, allow_nan=False, default=str)
+    return json.dumps(plain(report), indent=indent, allow_nan=False, default=str,
+                      separators=None if indent is not None else (",", ":"))
 
 
-def write_json(path: str | Path, payload: Any) -> Path:
+def write_json(path: str | Path, payload: Any, indent: int | None = 2) -> Path:
     """Write ``payload`` as strict JSON atomically (temp file beside the target, then os.replace)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(to_json(payload) + "\n")
+            out.write(to_json(payload, indent) + "\n")
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is for everyone who reads the checkout
         os.replace(tmp, path)
     except BaseException:

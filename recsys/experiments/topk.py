@@ -45,7 +45,7 @@ def store_baselines(path: str | Path, split: Dataset, graph: HeteroData, users: 
     kept = _existing(Path(path))
     if kept is not None and all(kept.get(key) == value for key, value in header.items()):
         models = {**kept.get("models", {}), **models}
-    return write_json(path, {**header, "models": models})
+    return write_json(path, {**header, "models": models}, indent=None)  # compact: 50 IDs per listener per model
 
 
 def _existing(path: Path) -> dict | None:
