@@ -62,7 +62,8 @@ class GATRecommender(nn.Module):
     Args:
         config: the architecture. Fields used here: embedding_dim, hidden_dim (a different size adds a
             bias-free input projection), num_layers, heads, dropout (attention dropout while training),
-            attention (`recsys.models.attention`), attention_stop_gradient, use_edge_weight, use_artists.
+            attention (`recsys.models.attention`), attention_temperature, attention_stop_gradient,
+            use_edge_weight, use_artists.
         num_nodes: node type -> count (embedding table sizes); "genre" may be missing.
 
     Artist nodes: with one song per artist (catalogues of artists, like Last.fm's) an artist node only
@@ -89,7 +90,8 @@ class GATRecommender(nn.Module):
         self.input_proj = (nn.Linear(self.embedding_dim, self.hidden_dim, bias=False)
                            if self.hidden_dim != self.embedding_dim else None)
         self.layers = nn.ModuleList(HeteroAttentionLayer(self.edge_types, self.hidden_dim, self.heads,
-                                                         self.attention, stop_gradient=config.attention_stop_gradient)
+                                                         self.attention, stop_gradient=config.attention_stop_gradient,
+                                                         temperature=config.attention_temperature)
                                     for _ in range(self.num_layers))
         self.item_item: ItemItemTerm | None = None  # the Enhanced model's item-item (EASE) term
         # calibration (`set_calibration`, after training): base scores / scale are unit-variance
@@ -146,15 +148,26 @@ class GATRecommender(nn.Module):
         listener, say) calls it directly.
         """
         split = {t: x.view(x.size(0), self.heads, -1) for t, x in h.items()}  # [N, H, d]
+        read = self._lightgcn(split, adjs) if self.attention == "similarity" else None
         total = {t: x for t, x in split.items()}
         attention: AttentionList = []
         for layer in self.layers:
-            split, alphas = layer(split, adjs, self.dropout)
+            split, alphas = layer(split, adjs, self.dropout, read)
             total = {t: total[t] + split[t] for t in total}
             if return_attention:
                 attention.append({et: (adjs[et].edge_index, alpha.detach()) for et, alpha in alphas.items()})
         out = {t: (x / (self.num_layers + 1)).reshape(x.size(0), -1) for t, x in total.items()}
         return (out, attention) if return_attention else out
+
+    def _lightgcn(self, split: dict[str, Tensor], adjs: dict[EdgeType, Adjacency]) -> dict[str, Tensor]:
+        """The same propagation with the fixed normalisation (LightGCN, mean of layers): what similarity
+        attention reads (see `recsys.models.attention`). With stop-gradient it is a forward pass without autograd."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.attention_stop_gradient):
+            x, total = split, dict(split)
+            for layer in self.layers:
+                x, _ = layer(x, adjs, fixed=True)
+                total = {t: total[t] + x[t] for t in total}
+            return {t: v / (self.num_layers + 1) for t, v in total.items()}
 
     def _embed(self, node_type: str, index: Tensor) -> Tensor:
         x = self.embedding[node_type](index)

@@ -22,7 +22,7 @@ def estimate_parameters(num_users: int, num_songs: int, num_artists: int, num_ge
     """Exact trainable parameter count of a GAT recommender with these sizes.
 
     Embedding tables, an optional input projection, and per layer and relation the attention's parameters
-    (gated, softmax: one vector per side, hidden_dim values each; similarity: a temperature and a bias per
+    (gated, softmax: one vector per side, hidden_dim values each; similarity: a temperature per
     head; none: nothing), plus one scale weight per layer and scale (local, and global with genres).
     ``heads`` splits dimensions, so for the vector attentions it does not change the count.
     """
@@ -32,7 +32,7 @@ def estimate_parameters(num_users: int, num_songs: int, num_artists: int, num_ge
     relations = LISTEN_RELATIONS + (ARTIST_RELATIONS if use_artists else 0)
     relations += (GENRE_RELATIONS + (ARTIST_GENRE_RELATIONS if use_artists else 0)) if genres else 0
     projection = embedding_dim * hidden if hidden != embedding_dim else 0
-    per_relation = {"gated": 2 * hidden, "softmax": 2 * hidden, "similarity": 2 * heads, "none": 0}[attention]
+    per_relation = {"gated": 2 * hidden, "softmax": 2 * hidden, "similarity": heads, "none": 0}[attention]
     per_layer = relations * per_relation + (2 if genres else 1)
     return nodes * embedding_dim + projection + num_layers * per_layer
 
