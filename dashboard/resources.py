@@ -12,6 +12,10 @@ import gc
 import json
 import logging
 import os
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,6 +114,35 @@ def load(checkpoint: Path, data: str | Path | None = None) -> Loaded:
     if now != loaded.data_stamp:  # files changed under the model: rebuild from the new files (or report them)
         loaded = _load(str(checkpoint), stamp, str(loaded.rec.data_path), now)
     return loaded
+
+
+def preload() -> None:
+    """Load the default model and import the pages' libraries, so the first visitor finds them ready.
+
+    Runs in a background thread while the server starts; a page asking for the same model meanwhile waits on
+    the cache's per-key lock instead of loading it twice. A failure is only logged: the page that needs the
+    model shows the error in its own words.
+    """
+    started = time.perf_counter()
+    # st.cache_resource warns once per call outside a script run; this thread is one on purpose
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
+    try:
+        from dashboard.components import charts, network  # noqa: F401  plotly and pyvis: ~1 s of imports
+
+        files = checkpoint_files()
+        if files:
+            load(files[0])
+    except Exception:
+        log.warning("preloading the default model failed", exc_info=True)
+        return
+    log.info("preloaded %s in %.1f s", files[0].name if files else "nothing", time.perf_counter() - started)
+
+
+@asynccontextmanager
+async def preload_on_start(_app: Any) -> AsyncIterator[None]:
+    """The st.App lifespan: start `preload` in the background as the server starts (it answers meanwhile)."""
+    threading.Thread(target=preload, name="recsys-preload", daemon=True).start()
+    yield
 
 
 def selected_checkpoint() -> Path:
