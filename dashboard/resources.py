@@ -202,8 +202,14 @@ def profile(_rec: Recommender, key: str, user: str) -> dict[str, Any]:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def subgraph(_rec: Recommender, key: str, user: str, track: str, max_nodes: int) -> dict[str, Any]:
-    return _rec.attention_subgraph(user, track, max_nodes=max_nodes)
+def subgraph(_rec: Recommender, key: str, user: str, track: str, max_nodes: int, genre_weight: float | None = None,
+             focus: bool = False) -> dict[str, Any]:
+    return _rec.attention_subgraph(user, track, max_nodes=max_nodes, genre_weight=genre_weight, focus=focus)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def drift(_rec: Recommender, key: str, user: str, rollup: bool):
+    return _rec.genre_drift(user, rollup=rollup)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

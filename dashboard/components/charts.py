@@ -14,7 +14,6 @@ from plotly.subplots import make_subplots
 from dashboard.components.text import esc, shorten
 from dashboard.components.theme import NO_GENRE_COLOR, PART_COLORS
 
-
 # No hover toolbar: on a narrow screen it covered the chart, and the app's own downloads export the data.
 CONFIG = {"displayModeBar": False, "responsive": True}
 OTHER = "other genres"
@@ -110,30 +109,50 @@ def genre_drift(frame: pd.DataFrame, colors: Mapping[str, str]) -> go.Figure:
     return _style(fig, 320)
 
 
+def _genre_name(detail: Mapping[str, Any]) -> str:
+    """'Indie Rock (Rock)' for a sub-genre, 'Rock' for a top-level one."""
+    parent = detail.get("parent")
+    return f"{detail['genre']} ({parent})" if parent and parent != detail["genre"] else str(detail["genre"])
+
+
 def genre_influence(details: Sequence[Mapping[str, Any]], colors: Mapping[str, str]) -> go.Figure:
-    """Each shared genre's contribution (listener affinity x song strength)."""
+    """Each shared genre's contribution (listener affinity x song strength), sub-genres named with their parent."""
     fig = go.Figure(go.Bar(
-        x=[_label(d["genre"]) for d in details], y=[d["contribution"] for d in details],
+        x=[_label(_genre_name(d), 40) for d in details], y=[d["contribution"] for d in details],
         marker_color=[colors.get(d["genre"], NO_GENRE_COLOR) for d in details],
         customdata=[[d["user_affinity"], d["song_strength"]] for d in details],
         hovertemplate="%{x}<br>contribution %{y:.3f}<br>listener affinity %{customdata[0]:.2f}"
                       "<br>song strength %{customdata[1]:.2f}<extra></extra>",
         width=0.45 if len(details) < 3 else None))
-    fig.update_yaxes(title="genre influence")
+    fig.update_yaxes(title="genre influence", tickformat=".2f")
     return _style(fig, 340)
 
 
-def history_bars(contributions: Sequence[Mapping[str, Any]]) -> go.Figure:
-    """Which songs of the listener's history push this recommendation, split by path (item-item, attention)."""
+def genre_groups(groups: Sequence[Mapping[str, Any]], colors: Mapping[str, str]) -> go.Figure:
+    """Genre influence rolled up: one bar per top-level genre, its sub-genres listed on hover."""
+    fig = go.Figure(go.Bar(
+        x=[_label(g["genre"]) for g in groups], y=[g["contribution"] for g in groups],
+        marker_color=[colors.get(g["genre"], NO_GENRE_COLOR) for g in groups],
+        customdata=[[esc(", ".join(g["children"]) or "—")] for g in groups],
+        hovertemplate="%{x}<br>contribution %{y:.3f}<br>from %{customdata[0]}<extra></extra>",
+        width=0.45 if len(groups) < 3 else None))
+    fig.update_yaxes(title="genre influence", tickformat=".2f")
+    return _style(fig, 340)
+
+
+def history_bars(contributions: Sequence[Mapping[str, Any]], item_item: bool = True) -> go.Figure:
+    """Which songs of the listener's history push this recommendation, by path: the attention path into the
+    listener's embedding, and the item-item term where the model has one."""
     rows = list(contributions)[::-1]
     names = [_label(f"{c['title']} · {c['artist']}", 44) for c in rows]
-    fig = go.Figure([
-        go.Bar(name="item-item", y=names, x=[c["item_item"] for c in rows], orientation="h",
-               marker_color=PART_COLORS["item_item"]),
-        go.Bar(name="attention path", y=names, x=[c["attention_path"] for c in rows], orientation="h",
-               marker_color=PART_COLORS["embedding"])])
+    bars = [go.Bar(name="attention path", y=names, x=[c["attention_path"] for c in rows], orientation="h",
+                   marker_color=PART_COLORS["embedding"])]
+    if item_item:
+        bars.append(go.Bar(name="item-item", y=names, x=[c["item_item"] for c in rows], orientation="h",
+                           marker_color=PART_COLORS["item_item"]))
+    fig = go.Figure(bars)
     fig.update_layout(barmode="relative")
-    fig.update_xaxes(title="contribution to the score")
+    fig.update_xaxes(title="contribution to the score", tickformat=".2f")
     return _style(fig, max(240, 34 * len(rows) + 90))
 
 

@@ -57,11 +57,12 @@ def genre_colors(genres: Iterable[str]) -> dict[str, str]:
 
 
 def model_colors(names: Iterable[str]) -> dict[str, str]:
-    """Model name -> colour; known models keep theirs, checkpoint variants ("basic_gat (old)") share the base."""
+    """Model name -> colour; known models keep theirs whether named by key or label ("bprmf", "BPR-MF"), and
+    checkpoint variants ("basic_gat (old.pt)") share their model's colour."""
     out, extra = {}, iter(_EXTRA * 4)
     for name in names:
-        base = name.split(" ")[0]
-        out[name] = MODEL_COLORS.get(name) or MODEL_COLORS.get(base) or next(extra)
+        key = name.split(" (")[0].lower().replace("-", "")
+        out[name] = MODEL_COLORS.get(key) or next(extra)
     return out
 
 
