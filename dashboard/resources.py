@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
+from streamlit.logger import get_logger
 
 from dashboard import state
 from dashboard.components.errors import DashboardError
@@ -135,7 +136,9 @@ def preload() -> None:
     except Exception:
         log.warning("preloading the default model failed", exc_info=True)
         return
-    log.info("preloaded %s in %.1f s", files[0].name if files else "nothing", time.perf_counter() - started)
+    # Streamlit's logger prints to the server log at its default level (info): the browser test waits for this line
+    get_logger("dashboard.preload").info("preloaded %s in %.1f s", files[0].name if files else "no checkpoint",
+                                         time.perf_counter() - started)
 
 
 @asynccontextmanager

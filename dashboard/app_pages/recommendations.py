@@ -62,6 +62,11 @@ def profile_card(rec: Recommender, profile: dict[str, Any], colors: dict[str, st
 
 def drift_section(rec: Recommender, key: str, user: str, colors: dict[str, str]) -> None:
     """The listener's monthly genre shares (stacked areas), optionally rolled up to top-level genres."""
+    with st.container(key="drift"):  # a stable hook (.st-key-drift) for browser tests
+        _drift(rec, key, user, colors)
+
+
+def _drift(rec: Recommender, key: str, user: str, colors: dict[str, str]) -> None:
     heading, toggle = st.columns([3, 2], vertical_alignment="center")
     heading.markdown("**Genre shares over time**")
     rollup = toggle.toggle("Roll up to parent genres", key="w.drift_rollup",
