@@ -210,9 +210,18 @@ def subgraph(_rec: Recommender, key: str, user: str, track: str, max_nodes: int,
     return _rec.attention_subgraph(user, track, max_nodes=max_nodes, genre_weight=genre_weight, focus=focus)
 
 
+DRIFT_PERIODS = (("MS", "month"), ("W-MON", "week"))  # weeks when the plays span fewer than 3 months
+MIN_DRIFT_PERIODS = 3
+
+
 @st.cache_data(max_entries=256, show_spinner=False)
 def drift(_rec: Recommender, key: str, user: str, rollup: bool):
-    return _rec.genre_drift(user, rollup=rollup)
+    """(period, genre, share) frame and the period's name: monthly, or weekly for a short history."""
+    for freq, name in DRIFT_PERIODS:
+        frame = _rec.genre_drift(user, freq=freq, rollup=rollup)
+        if frame["period"].nunique() >= MIN_DRIFT_PERIODS:
+            return frame, name
+    return frame, DRIFT_PERIODS[-1][1]
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

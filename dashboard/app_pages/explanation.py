@@ -55,13 +55,14 @@ def choose_track(rec: Recommender, user: str, setting: float | None) -> str:
 def score_cells(explanation: dict[str, Any], genre_part: bool) -> None:
     """Score, rank and each part the model has, with what it means."""
     parts = explanation["parts"]
-    cells = st.columns(2 + len(parts) + genre_part)
+    cells = st.columns([1, 1, *[1.5] * len(parts), *[1] * genre_part])
     cells[0].metric("Score", f"{explanation['score']:.3f}", border=True, help=tables.SCORE_HELP)
     cells[1].metric("Rank", "listened" if explanation["rank"] is None else f"#{explanation['rank']:,}", border=True,
                     help="The song's place in this listener's list (songs they already played are left out)")
     for cell, part in zip(cells[2:], parts, strict=False):
-        cell.metric(part["label"], f"{part['value']:+.3f}", f"{part['share']:.0%} of the score", delta_color="off",
-                    border=True, help=PART_HELP.get(part["name"]))
+        cell.metric(part["label"], f"{part['value']:+.3f}", f"{part['share']:.0%}", delta_color="off",
+                    delta_arrow="off", border=True, help=f"{PART_HELP.get(part['name'], '')}. "
+                    f"{part['share']:.0%} of the score's parts in size.")
     if genre_part:
         cells[-1].metric("Genre weight", f"{explanation['genre_weight']:.2f}", border=True,
                          help="How much the genre match counts (0-1)")

@@ -106,10 +106,11 @@ with curve_col:
 with quality_col:
     st.subheader("Held-out quality", anchor=False)
     metrics = report.checkpoint_metrics(card.get("metrics", {}))
-    if len(metrics.columns) > 2:
-        st.dataframe(metrics, hide_index=True, width="stretch", column_config=report.checkpoint_metric_columns())
+    if len(metrics):
+        st.dataframe(metrics, hide_index=True, width="stretch", column_config={
+            **report.metric_columns(width=None), "split": st.column_config.TextColumn("split", pinned=True)})
         st.caption("Full ranking of every unheard song, on the checkpoint's own split; hover a metric for its "
-                   "meaning.")
+                   "meaning. Higher is better.")
     else:
         st.info("This checkpoint stores no evaluation metrics.")
 

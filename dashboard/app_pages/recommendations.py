@@ -9,7 +9,8 @@ import streamlit as st
 
 from dashboard import resources, state
 from dashboard.components import charts, controls, errors, tables, theme
-from dashboard.components.text import md
+from dashboard.components.text import md, plural
+from recsys.errors import RecsysError
 
 if TYPE_CHECKING:  # importing recsys.Recommender imports torch (seconds): only when loading a model
     from recsys import Recommender
@@ -55,7 +56,7 @@ def profile_card(rec: Recommender, profile: dict[str, Any], colors: dict[str, st
                           height=260, width="stretch")
         artists.caption("Top artists")
         with recent:
-            recent_frame = pd.DataFrame(profile["recent"], columns=["title", "artist", "genres", "plays"])
+            recent_frame = pd.DataFrame(profile["recent"], columns=["title", "artist", "plays"])
             tables.tracks(recent_frame, rec.genres(), colors)
             st.caption("Most recent songs")
 
@@ -71,13 +72,16 @@ def _drift(rec: Recommender, key: str, user: str, colors: dict[str, str]) -> Non
     heading.markdown("**Genre shares over time**")
     rollup = toggle.toggle("Roll up to parent genres", key="w.drift_rollup",
                            help="Add each sub-genre (e.g. Indie Rock) into its top-level genre (Rock)")
-    frame = resources.drift(rec, key, user, rollup)
+    try:
+        frame, period = resources.drift(rec, key, user, rollup)
+    except RecsysError as exc:  # a dataset without play dates (Last.fm) has no drift: said, not an error box
+        st.caption(f"No genre shares over time: {md(exc)}.")
+        return
     if frame.empty:
         st.caption("No dated plays with genres for this listener, so there is nothing to draw over time.")
         return
-    st.plotly_chart(charts.genre_drift(frame, colors), key="drift", config=charts.CONFIG)
-    months = frame["period"].nunique()
-    st.caption(f"Share of each month's training plays by genre, over {months} month{'s' if months != 1 else ''}; "
+    st.plotly_chart(charts.genre_drift(frame, colors), key="drift-chart", config=charts.CONFIG)
+    st.caption(f"Share of each {period}'s training plays by genre, over {plural(frame['period'].nunique(), period)}; "
                f"the {charts.DRIFT_GENRES} biggest genres by name, the rest as “{charts.OTHER}”.")
 
 

@@ -27,7 +27,8 @@ TEXT = "#E5E7EB"
 FONT_STACK = '"RecsysSans", "Source Sans 3", "Source Sans Pro", "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
 MIN_LABEL_PX = 13.5  # labels are enlarged after the layout settles until the smallest is this big on screen
 DEFAULT_NODES = 14  # 12-15 nodes stay legible in the 560 px frame; 30 drew 8 px labels that overlapped
-ANCHORS = {"user": -320, "candidate": 320}
+ANCHORS = {"user": -320, "candidate": 320}  # x of the listener and the song (y on a narrow screen)
+NARROW_PX = 640
 MAIN_RELATIONS = ("recommended", "listened", "similar")  # the paths of the score; the others are context, fainter
 # relation -> (colour, what the edge means), in legend order; "prefers" shares the genre colour and key
 EDGE_KEY: dict[str, tuple[str, str]] = {
@@ -40,8 +41,8 @@ EDGE_KEY: dict[str, tuple[str, str]] = {
 EDGE_COLORS = {**{relation: color for relation, (color, _) in EDGE_KEY.items()}, "prefers": NODE_COLORS["genre"]}
 OPTIONS = {
     "physics": {"solver": "forceAtlas2Based", "stabilization": {"iterations": 300, "fit": True},
-                "forceAtlas2Based": {"gravitationalConstant": -140, "centralGravity": 0.008, "springLength": 150,
-                                     "springConstant": 0.05, "avoidOverlap": 0.8}},
+                "forceAtlas2Based": {"gravitationalConstant": -110, "centralGravity": 0.03, "springLength": 130,
+                                     "springConstant": 0.06, "avoidOverlap": 1.0}},
     "interaction": {"hover": True, "tooltipDelay": 80, "navigationButtons": False},
     "edges": {"smooth": {"type": "continuous"}, "arrows": {"to": {"enabled": True, "scaleFactor": 0.5}}},
     "nodes": {"font": {"color": TEXT, "size": 18, "face": FONT_STACK, "strokeWidth": 5,
@@ -86,7 +87,12 @@ _TITLES_AS_TEXT = """
     }));
   }
   recsysTextTitles(nodes); recsysTextTitles(edges);
-"""
+  if (document.getElementById("mynetwork").clientWidth < NARROW) {  // a phone: listener on top, song at the bottom
+    nodes.update(nodes.get().filter(function (n) { return n.fixed; }).map(function (n) {
+      return {id: n.id, x: 0, y: n.x};
+    }));
+  }
+""".replace("NARROW", str(NARROW_PX))
 # After the layout settles: physics off, then labels enlarged until the smallest is MIN_LABEL_PX on screen
 # (the fit zooms out for wide layouts); the result is written to data-min-label-px for readers and tests.
 _SETTLE = """

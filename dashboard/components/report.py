@@ -43,17 +43,17 @@ def report_frame(models: dict[str, dict[str, Any]], metrics: tuple[str, ...] = (
 
 
 def checkpoint_metrics(metrics: dict[str, Any]) -> pd.DataFrame:
-    """The checkpoint's own valid/test metrics, one row per headline metric, with what each one measures."""
-    splits = {split: values for split, values in metrics.items() if split in ("valid", "test") and values}
-    frame = pd.DataFrame({split: [values.get(m) for m in HEADLINE] for split, values in splits.items()},
-                         index=list(HEADLINE)).rename_axis("metric").reset_index()
-    return frame.assign(meaning=[METRIC_HELP[m] for m in HEADLINE]) if splits else frame
+    """The checkpoint's own valid/test metrics: one row per split, the headline metrics as columns (as in the
+    baseline table, so each header carries its meaning on hover)."""
+    rows = [{"split": split, **{m: values.get(m) for m in HEADLINE}} for split, values in metrics.items()
+            if split in ("valid", "test") and values]
+    return pd.DataFrame(rows, columns=["split", *HEADLINE])
 
 
-def checkpoint_metric_columns() -> dict[str, Any]:
-    return {**{s: st.column_config.NumberColumn(s, format="%.3f", width=70) for s in ("valid", "test")},
-            "metric": st.column_config.TextColumn("metric", width=100),
-            "meaning": st.column_config.TextColumn("what it measures", width="large")}
+def metric_columns(width: int | None = 90) -> dict[str, Any]:
+    """Number formats and hover help for the headline metrics."""
+    return {m: st.column_config.NumberColumn(m.replace("_", " "), format="%.2f" if m == "novelty@10" else "%.3f",
+                                             help=METRIC_HELP[m], width=width) for m in HEADLINE}
 
 
 def training_seconds(card: dict[str, Any]) -> tuple[float | None, str]:
@@ -85,10 +85,7 @@ def evaluation_section(checkpoint: Path) -> None:
                "meaning; higher is better except for training time.")
     colors = theme.model_colors(frame["model"])
     best = frame["ndcg@10"].max() if frame["ndcg@10"].notna().any() else None
-    config: dict[str, Any] = {m: st.column_config.NumberColumn(m, format="%.3f", help=METRIC_HELP[m], width=90)
-                              for m in HEADLINE}
-    config["novelty@10"] = st.column_config.NumberColumn("novelty@10", format="%.2f", help=METRIC_HELP["novelty@10"],
-                                                         width=90)
+    config = metric_columns()
     if best:
         config["ndcg@10"] = st.column_config.ProgressColumn("ndcg@10", format="%.3f", min_value=0.0,
                                                             max_value=float(best), help=METRIC_HELP["ndcg@10"])

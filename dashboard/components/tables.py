@@ -49,13 +49,14 @@ def number_format(values: pd.Series) -> str:
     return "%d" if pd.api.types.is_integer_dtype(values) else "%.3f"
 
 
-def _score_column(scores: pd.Series, label: str = "score", help: str | None = None) -> Any:
+def _score_column(scores: pd.Series, label: str = "score", help: str | None = None, width: int | None = None) -> Any:
     """A bar from 0 (or the lowest negative value) to the highest value, formatted by kind."""
     fmt = number_format(scores)
     low, high = float(scores.min()), float(scores.max())
     if not (math.isfinite(low) and math.isfinite(high)) or high <= min(0.0, low):
-        return st.column_config.NumberColumn(label, format=fmt, help=help)
-    return st.column_config.ProgressColumn(label, format=fmt, min_value=min(0.0, low), max_value=high, help=help)
+        return st.column_config.NumberColumn(label, format=fmt, help=help, width=width)
+    return st.column_config.ProgressColumn(label, format=fmt, min_value=min(0.0, low), max_value=high, help=help,
+                                           width=width)
 
 
 def with_genre_lists(frame: pd.DataFrame) -> pd.DataFrame:
@@ -86,12 +87,12 @@ def recommendations(frame: pd.DataFrame, genres: Sequence[str], colors: Mapping[
         "rank": st.column_config.NumberColumn("#", width=36, pinned=True),
         "move": st.column_config.TextColumn("move", width=64, help="Places moved since the previous genre weight"),
         "title": st.column_config.TextColumn("title", width="medium", pinned=True),
-        "artist": st.column_config.TextColumn("artist", width=150),
+        "artist": st.column_config.TextColumn("artist", width=140),
         "genres": _genre_column(genres, colors),
-        "score": _score_column(data["score"], help=SCORE_HELP),
+        "score": _score_column(data["score"], help=SCORE_HELP, width=130),
         "base_score": st.column_config.NumberColumn("without genres", format="%.3f", width=100,
                                                     help="The graph-embedding and listening-history parts"),
-        "genre_score": st.column_config.NumberColumn("genre part", format="%+.3f", width=90,
+        "genre_score": st.column_config.NumberColumn("genre part", format="%+.3f", width=80,
                                                      help="Genre weight x genre influence"),
     }
     st.dataframe(data[columns], hide_index=True, column_config=config, width="stretch")

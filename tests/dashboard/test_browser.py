@@ -29,6 +29,10 @@ ARTIFACTS = ROOT / "artifacts"
 SHOTS = ARTIFACTS / "screenshots"
 START_TIMEOUT = 90
 STEP_TIMEOUT = 60_000  # ms, per browser wait
+# the script run is over (Streamlit's own state on the app root) and no skeleton or spinner is left
+SETTLED = ("() => { const app = document.querySelector(\"[data-testid='stApp']\"); return app && "
+           "app.dataset.testScriptState === 'notRunning' && "
+           "!document.querySelector(\"[data-testid='stSkeleton'], [data-testid='stSpinner']\"); }")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 WIDE, NARROW = {"width": 1440, "height": 900}, {"width": 420, "height": 900}
 
@@ -51,8 +55,7 @@ def server(checkpoint_dir: Path, tmp_path: Path) -> Iterator[tuple[str, float, P
 def _settled(page) -> None:
     """Wait until the script run finished: the page has a title and no skeleton or spinner is left."""
     page.wait_for_selector("[data-testid='stMain'] h1", timeout=STEP_TIMEOUT)
-    page.wait_for_function("() => !document.querySelector(\"[data-testid='stSkeleton'], [data-testid='stSpinner']\")",
-                           timeout=STEP_TIMEOUT)
+    page.wait_for_function(SETTLED, timeout=STEP_TIMEOUT)
 
 
 def _assert_no_errors(page) -> None:
