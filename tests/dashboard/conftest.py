@@ -42,12 +42,11 @@ def checkpoint_dir(enhanced_run, basic_run, small_dataset, tmp_path_factory: pyt
 
 def stored_baselines(checkpoint: Path, dataset) -> dict:
     """Top-k lists in the stored-baselines format: each baseline a different rotation of the catalogue (songs the
-    listener trained on left out), so a page showing them can be checked against the file, list by list."""
+    listener played left out), so a page showing them can be checked against the file, list by list."""
     import torch
 
     fingerprints = torch.load(checkpoint, weights_only=True)["dataset"]
-    plays = dataset.interactions
-    train = plays[plays["split"] == "train"].groupby("user_id")["track_id"].agg(set)
+    train = dataset.interactions.groupby("user_id")["track_id"].agg(set)
     tracks = sorted(dataset.tracks["track_id"])
     models = {}
     for shift, (name, label) in enumerate(STORED.items(), start=1):

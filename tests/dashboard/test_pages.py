@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from apptest_helpers import assert_clean, texts
@@ -40,8 +42,7 @@ def test_overview_genre_chart_rolls_up_to_parents(app_factory):
 
 def _bar_names(at, key: str) -> list[str]:
     """The category labels of a Plotly chart on the page (bars' y, or x for vertical bars)."""
-    chart = next(c for c in at.get("plotly_chart") if key in c.proto.id)
-    trace = json.loads(chart.proto.spec)["data"][0]
+    trace = _traces(at, key)[0]
     return list(trace["y"] if trace.get("orientation") == "h" else trace["x"])
 
 
@@ -115,24 +116,31 @@ def test_search_and_random_pick_users(app_factory, users):
     assert at.query_params["user"] == at.session_state["view.user"]
 
 
-def test_downloads_carry_the_list(app_factory, users):
+def test_downloads_carry_the_list(app_factory, users, monkeypatch):
+    served = _served_files(monkeypatch)
     at = app_factory("recommendations", user=users[1], k="5")
-    buttons = {b.label: b for b in at.get("download_button")}
-    assert {"Download CSV", "Download JSON"} <= set(buttons)
+    assert {"Download CSV", "Download JSON"} <= {b.label for b in at.get("download_button")}
     shown = _ranking(at)
-    csv = pd.read_csv(io.BytesIO(_download(buttons["Download CSV"])))
+    csv = pd.read_csv(io.BytesIO(served[f"recommendations_{users[1]}.csv"]))
     assert csv["title"].tolist() == shown["title"].tolist() and len(csv) == 5
-    payload = json.loads(_download(buttons["Download JSON"]))
-    assert payload["user_id"] == users[1] and payload["k"] == 5
+    payload = json.loads(served[f"recommendations_{users[1]}.json"])
+    assert payload["user_id"] == users[1] and payload["k"] == 5 and payload["half_life_days"] is None
     assert [r["title"] for r in payload["recommendations"]] == shown["title"].tolist()
 
 
-def _download(button) -> bytes:
-    """The bytes a download button serves (AppTest keeps them in the runtime's media file storage)."""
-    from streamlit.runtime import Runtime
+def _served_files(monkeypatch) -> dict[str, bytes]:
+    """File name -> bytes of every download the app offers (AppTest's media storage is gone after a run)."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
-    file_id = button.proto.url.rsplit("/", 1)[-1].split(".")[0]
-    return Runtime.instance().media_file_mgr._storage.get_file(file_id).content
+    served: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def record(self, path_or_data, mimetype, kind, filename=None):
+        served[filename] = path_or_data
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
+    return served
 
 
 def test_recent_taste_ranks_with_the_half_life(app_factory, users, recommender):
@@ -148,16 +156,24 @@ def test_recent_taste_ranks_with_the_half_life(app_factory, users, recommender):
 
 def test_drift_chart_shows_genre_shares_and_rolls_up(app_factory, users):
     at = app_factory("recommendations", user=users[0])
-    spec = json.loads(next(c for c in at.get("plotly_chart") if "drift" in c.proto.id).proto.spec)
-    assert spec["data"] and all(t.get("stackgroup") == "shares" for t in spec["data"])
-    periods = {x for t in spec["data"] for x in t["x"]}
-    for period in periods:  # each period's shares add up to 1
-        assert sum(y for t in spec["data"] for x, y in zip(t["x"], t["y"], strict=True) if x == period) == \
-            pytest.approx(1.0, abs=1e-6)
+    traces = _traces(at, "drift")
+    assert traces and all(t["stackgroup"] == "shares" for t in traces)
+    shares = pd.concat([pd.DataFrame({"period": t["x"], "share": t["y"]}) for t in traces]).groupby("period")["share"]
+    assert shares.sum().to_numpy() == pytest.approx(1.0, abs=1e-6)  # each period's shares add up to 1
     at.toggle(key="w.drift_rollup").set_value(True).run()
     assert_clean(at)
-    rolled = json.loads(next(c for c in at.get("plotly_chart") if "drift" in c.proto.id).proto.spec)["data"]
-    assert "Alternative Rock" not in {t["name"] for t in rolled}
+    assert "Alternative Rock" not in {t["name"] for t in _traces(at, "drift")}
+
+
+def _traces(at, key: str) -> list[dict]:
+    """The traces of a Plotly chart on the page, typed arrays ({"dtype", "bdata"}) decoded to lists."""
+    def decode(value):
+        if isinstance(value, dict) and "bdata" in value:
+            return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
+        return value
+
+    spec = json.loads(next(c for c in at.get("plotly_chart") if key in c.proto.id).proto.spec)
+    return [{name: decode(value) for name, value in trace.items()} for trace in spec["data"]]
 
 
 def test_k_above_the_maximum_is_explained(app_factory, users):
