@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import resources, state
-from dashboard.components import charts, controls, errors, report, theme
+from dashboard.components import charts, controls, errors, report, tables, theme
 from dashboard.components.text import esc, md, plural
 
 if TYPE_CHECKING:  # importing recsys.Recommender imports torch (seconds): only when loading a model
@@ -59,19 +58,13 @@ def baseline_lists(rec: Recommender, user: str, k: int) -> dict[str, pd.DataFram
     return lists
 
 
-def rows(names: list[str]) -> list[list[str]]:
-    """Lists in balanced rows of at most MAX_PER_ROW (4 lists: 2 + 2, never 3 + 1 alone)."""
-    count = math.ceil(len(names) / MAX_PER_ROW)
-    per_row = math.ceil(len(names) / count) if names else 1
-    return [names[i:i + per_row] for i in range(0, len(names), per_row)]
-
-
 def side_by_side(lists: dict[str, pd.DataFrame]) -> None:
     """One compact table per list; 'shared' counts the other lists holding the same song."""
     colors = theme.model_colors(lists)
     names = list(lists)
-    for row in rows(names):
-        for column, name in zip(st.columns(len(rows(names)[0])), row, strict=False):
+    rows = tables.balanced_rows(names, MAX_PER_ROW)
+    for row in rows:
+        for column, name in zip(st.columns(len(rows[0])), row, strict=False):
             frame = lists[name]
             others = [set(lists[o]["track_id"]) for o in names if o != name]
             shared = [sum(t in s for s in others) for t in frame["track_id"]]

@@ -108,6 +108,19 @@ def tracks(frame: pd.DataFrame, genres: Sequence[str], colors: Mapping[str, str]
     st.dataframe(data, hide_index=True, column_config=config, width="stretch")
 
 
+def balanced_rows(names: Sequence[str], per_row: int) -> list[list[str]]:
+    """Names in as few rows of at most ``per_row`` as possible, their lengths differing by at most one (4 lists:
+    2 + 2, 10: 3 + 3 + 2 + 2), so no list sits alone on a row."""
+    count = max(1, math.ceil(len(names) / per_row))
+    size, longer = divmod(len(names), count)
+    rows, start = [], 0
+    for row in range(count):
+        end = start + size + (row < longer)
+        rows.append(list(names[start:end]))
+        start = end
+    return rows
+
+
 def to_json(payload: Any) -> bytes:
     """JSON bytes for a download; NaN/inf become null, anything unknown becomes text."""
     def clean(value: Any) -> Any:
