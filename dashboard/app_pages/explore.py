@@ -58,7 +58,7 @@ with space:
         track = pick_track(rec)
         if track is not None:
             st.markdown("**Nearest songs** (cosine of the final embeddings)")
-            tables.tracks(rec.similar_tracks(track, k=10)[["title", "artist", "genres", "similarity"]],
+            tables.tracks(rec.similar_tracks(track, k=10)[["title", "artist", "similarity"]],
                           rec.genres(), palette, value="similarity")
     with chart_col:
         kind_col, sample_col = st.columns(2)

@@ -42,12 +42,12 @@ def report_frame(models: dict[str, dict[str, Any]], metrics: tuple[str, ...] = (
     return frame.sort_values(metrics[0], ascending=False, na_position="last", ignore_index=True)
 
 
-def checkpoint_metrics(metrics: dict[str, Any]) -> pd.DataFrame:
-    """The checkpoint's own valid/test metrics: one row per split, the headline metrics as columns (as in the
-    baseline table, so each header carries its meaning on hover)."""
-    rows = [{"split": split, **{m: values.get(m) for m in HEADLINE}} for split, values in metrics.items()
+def checkpoint_metrics(metrics: dict[str, Any], shown: tuple[str, ...] = HEADLINE[:4]) -> pd.DataFrame:
+    """The checkpoint's own valid/test metrics: one row per split, the ranking metrics as columns (as in the
+    baseline table, so each header carries its meaning on hover; coverage and novelty are there too)."""
+    rows = [{"split": split, **{m: values.get(m) for m in shown}} for split, values in metrics.items()
             if split in ("valid", "test") and values]
-    return pd.DataFrame(rows, columns=["split", *HEADLINE])
+    return pd.DataFrame(rows, columns=["split", *shown])
 
 
 def metric_columns(width: int | None = 90) -> dict[str, Any]:
