@@ -60,7 +60,8 @@ def score_cells(explanation: dict[str, Any], genre_part: bool) -> None:
     cells[1].metric("Rank", "listened" if explanation["rank"] is None else f"#{explanation['rank']:,}", border=True,
                     help="The song's place in this listener's list (songs they already played are left out)")
     for cell, part in zip(cells[2:], parts, strict=False):
-        cell.metric(part["label"], f"{part['value']:+.3f}", f"{part['share']:.0%}", delta_color="off",
+        cell.metric(theme.PART_LABELS.get(part["name"], part["label"]), f"{part['value']:+.3f}", f"{part['share']:.0%}",
+                    delta_color="off",
                     delta_arrow="off", border=True, help=f"{PART_HELP.get(part['name'], '')}. "
                     f"{part['share']:.0%} of the score's parts in size.")
     if genre_part:

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.components.text import esc, shorten
-from dashboard.components.theme import NO_GENRE_COLOR, PART_COLORS
+from dashboard.components.theme import NO_GENRE_COLOR, PART_COLORS, PART_LABELS
 
 # No hover toolbar: on a narrow screen it covered the chart, and the app's own downloads export the data.
 CONFIG = {"displayModeBar": False, "responsive": True}
@@ -83,7 +83,7 @@ PART_COLOR_KEYS = {"graph": "embedding", "history": "item_item", "genre": "genre
 def score_waterfall(parts: Sequence[Mapping[str, Any]], score: float) -> go.Figure:
     """The model's own parts (only those it has) adding up to the score, each bar labelled with its share."""
     fig = go.Figure(go.Waterfall(
-        x=[p["label"] for p in parts] + ["Score"], y=[p["value"] for p in parts] + [score],
+        x=[PART_LABELS.get(p["name"], p["label"]) for p in parts] + ["Score"], y=[p["value"] for p in parts] + [score],
         measure=["relative"] * len(parts) + ["total"], textposition="outside",
         text=[f"{p['value']:+.2f} ({p['share']:.0%})" for p in parts] + [f"{score:.2f}"],
         increasing={"marker": {"color": PART_COLORS["item_item"]}},

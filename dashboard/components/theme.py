@@ -27,6 +27,9 @@ NODE_LABELS: dict[str, str] = {"user": "Listener", "candidate": "Recommended son
 PART_COLORS: dict[str, str] = {"embedding": "#38BDF8", "item_item": "#34D399", "genre": "#A78BFA",
                                "total": "#F472B6", "negative": "#F87171"}
 
+# Short names of the score's parts (the service's `parts` names), for metric cells and chart axes.
+PART_LABELS: dict[str, str] = {"graph": "Graph embedding", "history": "Listening history", "genre": "Genre match"}
+
 # Models on the compare page and in evaluation charts; unknown names get colours from the tail of the list.
 MODEL_COLORS: dict[str, str] = {"enhanced_gat": "#F472B6", "basic_gat": "#F5A524", "popularity": "#94A3B8",
                                 "bprmf": "#38BDF8", "lightgcn": "#34D399", "ease": "#A78BFA"}

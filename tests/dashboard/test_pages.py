@@ -12,6 +12,8 @@ import pytest
 from apptest_helpers import assert_clean, texts
 from conftest import STORED
 
+from dashboard.components import theme
+
 PAGES = ["overview", "recommendations", "explanation", "compare", "cold_start", "explore"]
 
 
@@ -282,7 +284,7 @@ def test_explanation_names_the_largest_part_and_its_share(app_factory, users, re
     assert_clean(at)
     track = at.session_state["view.track"]
     explained = recommender.explain(users[1], track)
-    parts = {p["label"]: p for p in explained["parts"]}
+    parts = {theme.PART_LABELS[p["name"]]: p for p in explained["parts"]}
     metrics = {m.label: m for m in at.metric}
     for label, part in parts.items():
         assert metrics[label].value == f"{part['value']:+.3f}"
