@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,6 +77,11 @@ def _shoot(page, name: str, viewport: dict[str, int] = WIDE) -> Path:
     return path
 
 
+def _texts(page, selector: str) -> set[str]:
+    """The text of every element matching ``selector`` (SVG text too, which has no innerText)."""
+    return set(page.eval_on_selector_all(selector, "els => els.map(e => e.textContent)"))
+
+
 def _wait_for_preload(log_path: Path, started: float, timeout: float = START_TIMEOUT) -> float:
     """Seconds from server start until its log says the model is loaded (no browser has connected yet)."""
     while "preloaded" not in log_path.read_text(encoding="utf-8"):
@@ -108,7 +114,8 @@ def _graph_facts(page) -> dict[str, float]:
         const legend = document.getElementById("legend").getBoundingClientRect();
         return {nodes: nodes.length, label_px: parseFloat(box.dataset.minLabelPx),
                 legend_clear: legend.bottom <= box.getBoundingClientRect().top + 1,
-                shapes: document.querySelectorAll("#legend svg").length};
+                shapes: document.querySelectorAll("#legend svg :is(polygon, circle, rect)").length,
+                lines: document.querySelectorAll("#legend svg line").length};
     }""")
 
 
@@ -171,15 +178,14 @@ def _recommendations(page, url: str, timings: dict) -> None:
     # the drift chart: stacked areas of genres; rolled up, sub-genres give way to their parents
     legend = ".st-key-drift .legendtext"
     page.locator(legend).first.wait_for(timeout=STEP_TIMEOUT)
-    genres = set(page.locator(legend).all_inner_texts())
+    genres = _texts(page, legend)
     assert page.locator(".st-key-drift .js-plotly-plot .scatterlayer .trace").count() == len(genres) >= 1
-    page.locator(".st-key-drift").get_by_text("Roll up to parent genres").click()
-    page.wait_for_function("old => { const now = [...document.querySelectorAll('.st-key-drift .legendtext')]"
-                           ".map(e => e.textContent).sort().join('|'); return now && now !== old; }",
-                           arg="|".join(sorted(genres)), timeout=STEP_TIMEOUT)
+    page.locator(".st-key-drift label").filter(has_text=re.compile(r"^Roll up to parent genres$")).click()
+    page.locator(".st-key-drift input[type='checkbox']:checked").wait_for(state="attached", timeout=STEP_TIMEOUT)
+    time.sleep(0.5)  # the rerun starts
     _settled(page)
-    rolled = set(page.locator(legend).all_inner_texts())
-    assert "Alternative Rock" not in rolled and len(rolled) <= len(genres), (genres, rolled)
+    rolled = _texts(page, legend)
+    assert rolled and "Alternative Rock" not in rolled and len(rolled) <= len(genres), (genres, rolled)
 
     # the genre-weight slider, moved with the keyboard, re-ranks the list
     summary = page.locator(".st-key-ranking [data-testid='stMarkdownContainer']").first
@@ -211,11 +217,12 @@ def _explanation(page, timings: dict) -> None:
     assert page.get_by_text("is recommended", exact=False).count() >= 1
     assert 12 <= facts["nodes"] <= 15, facts  # the default size
     assert facts["label_px"] >= 12, facts  # the smallest label as drawn on screen, after the fit
-    assert facts["legend_clear"] and facts["shapes"] == 5, facts  # the key sits above the drawing, one glyph a role
+    assert facts["legend_clear"] and facts["shapes"] == 5 and facts["lines"] == 5, facts  # above the drawing; a glyph
+    # per node role and a line per edge colour
     timings["graph_default_nodes"], timings["graph_min_label_px"] = facts["nodes"], facts["label_px"]
     _assert_no_errors(page)
     _shoot(page, "explanation")
-    page.get_by_text("Focus", exact=True).click()
+    page.locator("label").filter(has_text=re.compile(r"^Focus$")).click()
     page.get_by_text("focus: top paths only", exact=False).wait_for(timeout=STEP_TIMEOUT)
     _settled(page)
     focused = _graph_facts(page)
