@@ -25,7 +25,7 @@ from streamlit.logger import get_logger
 
 from dashboard import state
 from dashboard.components.errors import DashboardError
-from recsys.errors import CheckpointError, RecsysError
+from recsys import CheckpointError, RecsysError
 
 if TYPE_CHECKING:  # importing recsys.Recommender imports torch (seconds): only when loading a model
     from recsys import Recommender

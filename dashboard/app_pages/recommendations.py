@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard import resources, state
 from dashboard.components import charts, controls, errors, tables, theme
 from dashboard.components.text import md, plural
-from recsys.errors import RecsysError
+from recsys import RecsysError
 
 if TYPE_CHECKING:  # importing recsys.Recommender imports torch (seconds): only when loading a model
     from recsys import Recommender

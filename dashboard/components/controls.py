@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.components.text import clause, md, plural
-from recsys.errors import UnknownIdError
+from recsys import UnknownIdError
 
 if TYPE_CHECKING:  # importing recsys.Recommender imports torch (seconds): only when loading a model
     from recsys import Recommender

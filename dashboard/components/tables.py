@@ -60,8 +60,8 @@ def _score_column(scores: pd.Series, label: str = "score", help: str | None = No
 
 
 def with_genre_lists(frame: pd.DataFrame) -> pd.DataFrame:
-    """The service's 'Rock, Pop' strings as lists, for coloured genre chips."""
-    return frame.assign(genres=[[g for g in str(s).split(", ") if g] for s in frame["genres"]])
+    """Genre cells as plain lists of names (the service's lists, or arrays after a round trip), for the chips."""
+    return frame.assign(genres=[[str(g) for g in cell] for cell in frame["genres"]])
 
 
 SCORE_HELP = ("How strongly the model expects this listener to play the song: higher ranks first. Only the order "

@@ -221,7 +221,10 @@ def test_explanation_of_an_unknown_track_falls_back(app_factory, users):
     assert at.session_state["view.track"] != "no-such-track"
 
 
-def test_compare_shows_both_checkpoints_and_every_stored_baseline(app_factory, users, recommender, checkpoint_dir):
+def test_compare_shows_both_checkpoints_and_every_stored_baseline(app_factory, users, checkpoint_dir):
+    from recsys import Recommender
+
+    recommender = Recommender.load(checkpoint_dir / "default.pt")  # with default.baselines.json beside it
     at = app_factory("compare", user=users[0], k="5")
     assert_clean(at)
     lists = [d.value for d in at.dataframe if "shared" in d.value.columns]
