@@ -4,9 +4,9 @@ The new listener is one more user node with edges to its history songs (and, for
 to its genres, weighted by its genre shares). Its representation is the model's own propagation: every
 layer of the trained model (attention included) aggregates the history songs' and genres' representations
 of that layer on the training graph, exactly the messages the node would receive in the graph extended by
-it. The catalogue stays as trained (the new node only reads): a full forward over the extended graph costs
-170-450 ms at the default scale on 2 busy cores, the read-only fold-in about 1 ms per layer, and the
-songs' own representations move by one edge each at most.
+it. The catalogue stays as trained (the new node only reads): a full forward over the extended graph cost
+170-450 ms at the default scale on 2 busy cores, the read-only fold-in 3 ms (13 ms with the ego steps),
+and the songs' own representations would move by one edge each at most.
 
 The new node's ego vector (layer 0) starts as the mean of its songs' ego vectors and takes `FOLD_IN_STEPS`
 Adam steps on the listener's BPR objective (everything else frozen), as training would have given it.
@@ -36,7 +36,7 @@ from recsys.service.catalogue import Catalogue
 from recsys.service.listener import AttentionList, Listener, unit
 from recsys.sparse import row_counts
 
-FOLD_IN_STEPS = 20  # Adam steps on the ego vector; chosen on validation NDCG@10 (see docs, `FoldIn.listener`)
+FOLD_IN_STEPS = 10  # Adam steps on the ego vector: valid NDCG@10 0.1641 (0 steps 0.1583, 30 steps 0.1630)
 FOLD_IN_LR = 0.05
 FOLD_IN_NEGATIVES = 8  # negatives per history song, as in training
 LISTENER_CACHE_SIZE = 64  # folded-in histories kept: a what-if edit and its explanation reuse one fold-in
@@ -81,6 +81,8 @@ class FoldIn:
         self.weight_decay, self._counted = weight_decay, counted
         self._listeners: OrderedDict[tuple, Listener] = OrderedDict()
         self._layers: list[dict[str, Tensor]] | None = None  # per layer, node type -> [N, H, d] inputs
+        self._fixed: list[dict[str, Tensor]] = []  # the same with the fixed normalisation (similarity attention)
+        self._read: dict[str, Tensor] | None = None  # what similarity attention reads: LightGCN's final embeddings
         self._degrees: dict[tuple[str, str, str], Tensor] = {}
         self._lock = threading.Lock()
         self._reference = activity_reference(row_counts(scorer.known))
@@ -104,9 +106,11 @@ class FoldIn:
             num_nodes = {t: x.size(0) for t, x in h.items()}
             adjs = build_adjacencies(edges, num_nodes, weights if model.use_edge_weight else None, model.edge_types)
             split = {t: x.view(x.size(0), model.heads, -1) for t, x in h.items()}
+            if model.attention == "similarity":  # its scores read LightGCN's embeddings of the same graph
+                self._fixed, self._read = self._lightgcn(split, adjs)
             layers = [split]
             for layer in model.layers[:-1]:
-                split, _ = layer(split, adjs, 0.0)
+                split, _ = layer(split, adjs, 0.0, self._read)
                 layers.append(split)
         finally:
             model.train(was_training)
@@ -116,6 +120,15 @@ class FoldIn:
                     weights[relation][adj.perm].float()
                 self._degrees[relation] = torch.zeros(adj.num_src).index_add_(0, adj.edge_index[0], weight)
         return [{t: x.cpu() for t, x in layer.items()} for layer in layers]
+
+    def _lightgcn(self, split: dict[str, Tensor], adjs: dict) -> tuple[list[dict[str, Tensor]], dict[str, Tensor]]:
+        """Per-layer inputs and the layer mean of the model's layers with the fixed normalisation."""
+        x, layers, total = split, [split], dict(split)
+        for layer in self.model.layers:
+            x, _ = layer(x, adjs, fixed=True)
+            layers.append(x)
+            total = {t: total[t] + x[t] for t in total}
+        return layers, {t: v / (self.model.num_layers + 1) for t, v in total.items()}
 
     # ---- histories ----------------------------------------------------------------------------------------
     def resolve(self, history: Iterable[object]) -> tuple[Tensor, Tensor]:
@@ -199,11 +212,15 @@ class FoldIn:
         h = ego.view(1, model.heads, -1)
         total, attention = h, []
         adjs = {relation: adj for relation, (adj, _) in star.items()}
+        read = None
+        if self._read is not None:  # the new node's LightGCN embedding, from the fixed layers' inputs
+            g = fixed_total = h
+            for depth, layer in enumerate(model.layers):
+                g = layer(self._sources(self._fixed[depth], star, g), adjs, fixed=True)[0]["user"]
+                fixed_total = fixed_total + g
+            read = self._sources(self._read, star, fixed_total / (model.num_layers + 1))
         for depth, layer in enumerate(model.layers):
-            x_dict = {"user": h}
-            for relation, (_, sources) in star.items():
-                x_dict[relation[0]] = layers[depth][relation[0]][sources]
-            out, alphas = layer(x_dict, adjs, 0.0)
+            out, alphas = layer(self._sources(layers[depth], star, h), adjs, 0.0, read)
             h = out["user"]
             total = total + h
             if keep_attention:
@@ -211,6 +228,14 @@ class FoldIn:
                                                           torch.full((len(alpha),), node)]), alpha.detach())
                                   for relation, alpha in alphas.items()})
         return (total / (model.num_layers + 1)).reshape(-1), attention
+
+    @staticmethod
+    def _sources(vectors: dict[str, Tensor], star: dict, node: Tensor) -> dict[str, Tensor]:
+        """The star's inputs: the new node's vector and the training graph's vectors of its sources."""
+        x_dict = {"user": node}
+        for relation, (_, sources) in star.items():
+            x_dict[relation[0]] = vectors[relation[0]][sources]
+        return x_dict
 
     def _embed(self, songs: Tensor, plays: Tensor, genres: Tensor, shares: Tensor, node: int,
                steps: int) -> tuple[Tensor, AttentionList]:

@@ -82,11 +82,15 @@ class Profiles:
         return self.catalogue.genre_shares(songs, torch.as_tensor(plays))
 
     def rows(self, user: int) -> pd.DataFrame:
-        """The user's training interactions (one row per song)."""
+        """The user's training interactions (one row per song), with the plays the training graph counts."""
         if self._rows_by_user is None:  # a benign race: two threads may both build the same index once
             self._rows_by_user = self.train.groupby("user_id", sort=False, observed=True).indices
         positions = self._rows_by_user.get(self.maps.user.id_of(user), np.zeros(0, np.int64))
-        return self.train.iloc[positions]
+        rows = self.train.iloc[positions]
+        listens = self.graph[LISTENS]  # plays as the graph counts them: those of the training period
+        mine = listens.edge_index[0] == user
+        plays = dict(zip(listens.edge_index[1][mine].tolist(), listens.plays[mine].tolist(), strict=True))
+        return rows.assign(plays=[plays.get(int(s), 0.0) for s in self.maps.song.indices(rows["track_id"])])
 
     # ---- summaries ------------------------------------------------------------------------------------------
     def history(self, user: int) -> pd.DataFrame:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from recsys.errors import ConfigError, UnknownIdError
-from recsys.models import build_adjacencies
+from recsys.models import Adjacency, build_adjacencies
 
 INTO_USER = (("song", "rev_listens", "user"), ("genre", "rev_prefers", "user"))
 
@@ -25,7 +25,9 @@ def _history(rec, user: str) -> list[tuple[str, float]]:
 
 
 def test_fold_in_is_the_models_propagation_of_one_more_node(recommender, users):
-    """Oracle: `model.propagate` over the training graph plus the new node (edges into it only) gives the same z."""
+    """Oracle: `model.propagate` over the training graph plus the new node gives the same z. The node only reads:
+    its edges point into it, each normalised by 1/sqrt(its degree x the source's degree with this edge), and
+    the training edges keep their normalisation."""
     rec, model = recommender, recommender.model
     listener = rec.folding.listener(_history(rec, users[0]), steps=0)
     x_dict, edges, _ = model.full_inputs(rec.graph)
@@ -33,13 +35,23 @@ def test_fold_in_is_the_models_propagation_of_one_more_node(recommender, users):
         h = {t: model.ego(t, x) for t, x in x_dict.items()}
         new = len(rec.maps.user)
         h["user"] = torch.cat([h["user"], model.ego("song", listener.history).mean(0, keepdim=True)])
+        num_nodes = {t: x.size(0) for t, x in h.items()}
+        adjs = build_adjacencies(edges, {**num_nodes, "user": new}, None, model.edge_types)
         sources = {"song": listener.history, "genre": listener.genres}
         for relation in INTO_USER:
-            if relation in edges:
-                src = sources[relation[0]]
-                edges[relation] = torch.cat([edges[relation], torch.stack([src, torch.full_like(src, new)])], dim=1)
+            if relation in adjs:
+                trained, src = adjs[relation], sources[relation[0]]
+                norm = torch.empty_like(trained.norm)
+                norm[trained.perm] = trained.norm  # back to the caller's edge order
+                degree = torch.bincount(edges[relation][0], minlength=trained.num_src)[src] + 1.0
+                index = torch.cat([edges[relation], torch.stack([src, torch.full_like(src, new)])], dim=1)
+                adjs[relation] = Adjacency.build(index, trained.num_src, new + 1,
+                                                 norm=torch.cat([norm, (len(src) * degree).rsqrt()]))
+        for relation in adjs:
+            if relation[0] == "user":  # relations out of users: the new node sends nothing (CSR order kept)
+                adjs[relation] = Adjacency.build(adjs[relation].edge_index, new + 1, adjs[relation].num_dst,
+                                                 norm=adjs[relation].norm)
         model.eval()
-        adjs = build_adjacencies(edges, {t: x.size(0) for t, x in h.items()}, None, model.edge_types)
         z = model.propagate(h, adjs)["user"][new]
     torch.testing.assert_close(listener.vector, z, rtol=1e-4, atol=1e-5)
 
