@@ -138,6 +138,33 @@ def _to_csr(target: np.ndarray, source: np.ndarray, value: np.ndarray, num_songs
                torch.from_numpy(bt.data), (num_songs, num_songs))
 
 
+def ease_scores(user_index: Tensor, song_index: Tensor, num_users: int, num_songs: int, lam: float,
+                users: Tensor | None = None) -> Tensor:
+    r"""EASE scores :math:`XB` [len(users), songs] (float32; all users when None) without forming B.
+
+    With :math:`P = (X^\top X + \lambda I)^{-1}` and :math:`B = I - P\,\mathrm{diag}(P)^{-1}`,
+    :math:`XB = X - XP\,\mathrm{diag}(P)^{-1}`; in the dual form :math:`XP = K^{-1}X` with
+    :math:`K = XX^\top + \lambda I` and :math:`P_{jj} = (1 - x_j^\top K^{-1} x_j)/\lambda`. A users x users
+    solve and one sparse product: on Last.fm (1,892 users, 17,632 songs) seconds instead of the ~20 s of B,
+    so tuning lambda (and the blends' weight) on validation costs little. Same result as ``history @ B``.
+    In the dual form the result (users x songs) is smaller than B (songs x songs).
+    """
+    x = binary_matrix(user_index, song_index, num_users, num_songs)
+    rows = np.arange(num_users) if users is None else users.cpu().numpy()
+    if num_users < num_songs:
+        gram = (x @ x.T).toarray()
+        gram[np.diag_indices_from(gram)] += lam
+        xp = np.asarray(x.T @ np.linalg.inv(gram)).T  # K^-1 X [U, S] (K symmetric)
+        diag_p = (1.0 - np.asarray(x.multiply(xp).sum(axis=0)).ravel()) / lam
+        xp = xp[rows]
+    else:
+        gram = (x.T @ x).toarray()
+        gram[np.diag_indices_from(gram)] += lam
+        p = np.linalg.inv(gram)
+        xp, diag_p = np.asarray(x[rows] @ p), np.diag(p)
+    return torch.from_numpy((x[rows].toarray() - xp / diag_p).astype(np.float32))
+
+
 def _ease_columns(x: sp.csr_matrix, lam: float) -> Iterator[tuple[int, np.ndarray]]:
     """(first column, B[:, chunk]) for consecutive chunks of columns of B, in the dual or the primal form."""
     num_users, num_songs = x.shape
