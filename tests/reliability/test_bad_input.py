@@ -156,7 +156,7 @@ def test_fuzz_damaged_bytes_load_or_raise_validation_error(name: str, edits: lis
 
 def test_odd_names_survive_loading_training_and_the_service(odd_rec) -> None:
     track = odd_rec.track(NO_GENRE_TRACK)
-    assert (track["title"], track["artist"], track["genres"]) == (HOSTILE_TITLE, HOSTILE_ARTIST, "")
+    assert (track["title"], track["artist"], track["genres"]) == (HOSTILE_TITLE, HOSTILE_ARTIST, [])
     assert odd_rec.user_profile(NEW_USER)["name"] == HOSTILE_USER
 
 
@@ -218,8 +218,8 @@ def test_a_song_without_genres_is_scored_explained_and_drawn(odd_rec) -> None:
     user = "u0001"  # played it in training; another listener who did not:
     other = next(u for u in odd_rec.users() if u not in ("u0001", "u0002", "u0003", TEST_ONLY_USER, NEW_USER))
     exp = odd_rec.explain(other, NO_GENRE_TRACK)
-    assert exp["genre_influence"] == 0.0 and exp["genres"] == "" and exp["rank"] >= 1
-    assert exp["decomposition_check"] < 1e-5
+    assert exp["genre_influence"] == 0.0 and exp["genres"] == [] and exp["rank"] >= 1
+    assert sum(part["value"] for part in exp["parts"]) == pytest.approx(exp["score"], abs=1e-5)  # exact decomposition
     assert odd_rec.explain(user, NO_GENRE_TRACK)["already_listened"]
     graph = odd_rec.attention_subgraph(other, NO_GENRE_TRACK)
     assert any(n["label"] == HOSTILE_TITLE for n in graph["nodes"])
@@ -235,7 +235,7 @@ def test_a_dataset_without_genre_files_trains_recommends_and_explains(odd_no_gen
     user = rec.search_users(limit=1)["user_id"].iat[0]
     frame = rec.recommend(user, k=5)
     assert frame.attrs["strategy"] == "personalised" and (frame["genre_score"] == 0).all()
-    assert (frame["genres"] == "").all()
+    assert frame["genres"].map(len).eq(0).all()  # genres are lists (INTERFACES.md)
     exp = rec.explain(user, frame["track_id"].iat[0], counterfactual=True)
     assert exp["genre_influence"] == 0.0 and not (exp["genre_influence_details"] or {}).get("genre_details")
     assert exp["counterfactual"]["candidates_rescored"] >= 1
