@@ -13,6 +13,8 @@ from typing import Any
 
 from recsys.errors import ConfigError
 
+ATTENTION_KINDS = ("similarity", "gated", "softmax", "none")  # see recsys.models.attention
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -24,7 +26,10 @@ class ModelConfig:
     num_layers: int = 2
     heads: int = 4
     dropout: float = 0.1  # attention (edge) dropout while training
-    attention: str = "gated"  # "gated" keeps LightGCN's degree normalisation; "softmax" is classic GAT
+    # dynamic similarity attention: valid NDCG@10 within one seed's spread of the static gate (0.1579 vs 0.1592 on
+    # the default data) while its attention separates planted in-genre listens (AUC 0.76 vs 0.53); README, The models
+    attention: str = "similarity"
+    attention_temperature: float = 3.0  # similarity's starting temperature; 10 gave AUC 0.81 but -0.004 NDCG@10
     attention_stop_gradient: bool = True  # scores don't back-propagate into embeddings: measured +0.002 NDCG
     use_genres: bool = True
     genre_weight: float = 0.1  # base weight of the genre term; the adaptive weight scales it per user (cap 0.5)
@@ -47,7 +52,9 @@ class ModelConfig:
         _check(self.heads >= 1 and self.hidden_dim % self.heads == 0,
                f"hidden_dim ({self.hidden_dim}) must be a positive multiple of heads ({self.heads})")
         _check(0 <= self.dropout < 1, f"dropout must be in [0, 1) (got {self.dropout})")
-        _check(self.attention in ("gated", "softmax"), f"attention must be gated or softmax (got {self.attention!r})")
+        _check(self.attention_temperature > 0, f"attention_temperature must be > 0 (got {self.attention_temperature})")
+        _check(self.attention in ATTENTION_KINDS,
+               f"attention must be one of {', '.join(ATTENTION_KINDS)} (got {self.attention!r})")
         check_genre_weight(self.genre_weight)
         return self
 

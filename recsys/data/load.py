@@ -399,6 +399,17 @@ def _aggregate(inter: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def _play_events(inter: pd.DataFrame) -> pd.DataFrame | None:
+    """(pair, timestamp, plays) per input row, ``pair`` the row of its aggregated interaction (`_aggregate`'s
+    order of first appearance); None without timestamps. The graph counts only plays before a user's held-out
+    period from these (`recsys.graph.build.training_plays`)."""
+    if "timestamp" not in inter:
+        return None
+    pair, _ = pd.factorize(_pair_keys(inter))
+    return pd.DataFrame({"pair": pair.astype(np.int64), "timestamp": inter["timestamp"].to_numpy(),
+                         "plays": inter["plays"].to_numpy(dtype=np.int64)})
+
+
 def _read_all(folder: Path, problems: _Problems) -> dict[str, pd.DataFrame]:
     tables: dict[str, pd.DataFrame] = {}
     for stem, spec in TABLES.items():
@@ -467,7 +478,7 @@ def load_dataset(path: str | Path) -> Dataset:
     problems = _Problems()
     t = _read_all(folder, problems)
     _validate_entities(t, problems)
-    interactions = None
+    interactions = events = None
     if "interactions" in t:
         raw, file = t["interactions"], t["interactions"].attrs["file"]
         if raw.empty:
@@ -480,7 +491,8 @@ def load_dataset(path: str | Path) -> Dataset:
         if "split" in cleaned:
             _check_split_conflicts(cleaned, file, problems)
         if not problems:
-            interactions = _aggregate(cleaned)
+            interactions, events = _aggregate(cleaned), _play_events(cleaned)
     if problems:
         raise DataValidationError(problems, path=folder)
-    return Dataset.from_tables(folder, interactions=interactions, **{k: v for k, v in t.items() if k != "interactions"})
+    return Dataset.from_tables(folder, interactions=interactions, events=events,
+                               **{k: v for k, v in t.items() if k != "interactions"})

@@ -89,7 +89,7 @@ def restore(checkpoint: str | Path, data: str | Path | None = None, dataset: Dat
     if mismatch is not None:
         raise CheckpointError(f"{checkpoint}: weights do not fit the model they claim to be ({mismatch})")
     term = model.item_item_module()
-    if term is not None and term.lam is not None:  # the closed-form term is refitted, not stored
+    if term is not None and term.lam is not None and not term.fitted:  # a checkpoint from before it was stored
         term.fit(graph[LISTENS].edge_index, graph["user"].num_nodes, term.lam)
     model.eval()
     return Restored(model, dataset, graph, config, payload, checkpoint, Path(data_path))
