@@ -70,10 +70,12 @@ def side_by_side(lists: dict[str, pd.DataFrame]) -> None:
             shared = [sum(t in s for s in others) for t in frame["track_id"]]
             column.html(f"<b><span style='color:{colors[name]}'>●</span> {esc(name)}</b>")
             column.dataframe(frame.assign(shared=shared)[["rank", "title", "artist", "shared"]], hide_index=True,
-                             width="stretch", column_config={
-                                 "rank": st.column_config.NumberColumn("#", width=36),
+                             width="stretch", column_config={  # widths that fit a third of the page at 1440 px
+                                 "rank": st.column_config.NumberColumn("#", width=32),
+                                 "title": st.column_config.TextColumn("title", width=140),
+                                 "artist": st.column_config.TextColumn("artist", width=90),
                                  "shared": st.column_config.NumberColumn(
-                                     "shared", width=60, help="How many of the other lists also hold this song")})
+                                     "shared", width=56, help="How many of the other lists also hold this song")})
 
 
 st.title("Compare models")
