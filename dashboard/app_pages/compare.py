@@ -15,9 +15,6 @@ from dashboard.components.text import esc, md, plural
 if TYPE_CHECKING:  # importing recsys.Recommender imports torch (seconds): only when loading a model
     from recsys import Recommender
 
-LABELS = {"popularity": "Popularity", "bprmf": "BPR-MF", "lightgcn": "LightGCN", "ease": "EASE",
-          "lightgcn+ease": "LightGCN + EASE", "bprmf+ease": "BPR-MF + EASE",
-          "enhanced_noattn": "Enhanced GAT, attention off"}
 MAX_PER_ROW = 3  # three lists of title and artist fit beside the sidebar at 1440 px
 HOW_TO_READ = """
 - One list per model for the same listener: the loaded checkpoint, every other checkpoint in the folder that works
@@ -54,7 +51,7 @@ def baseline_lists(rec: Recommender, user: str, k: int) -> dict[str, pd.DataFram
     lists: dict[str, pd.DataFrame] = {}
     with errors.boundary("the stored baselines"):
         for name in rec.baseline_names():
-            lists[LABELS.get(name, name)] = rec.recommend_baseline(name, user, k)
+            lists[theme.BASELINE_LABELS.get(name, name)] = rec.recommend_baseline(name, user, k)
     return lists
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.components import theme
 from recsys.bench.dashboard import running
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -259,8 +260,8 @@ def _compare(page, url: str, checkpoint_dir: Path, timings: dict) -> None:
     tables = page.locator("[data-testid='stMain'] [data-testid='stDataFrame']")
     assert tables.count() >= 2 + len(stored) + 1  # the GATs, every stored baseline, the evaluation table
     text = page.locator("[data-testid='stMain']").inner_text()
-    for entry in stored.values():
-        assert entry["label"] in text
+    for name in stored:
+        assert theme.BASELINE_LABELS.get(name, name) in text
     _assert_no_errors(page)
     _shoot(page, "compare")
 
