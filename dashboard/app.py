@@ -79,8 +79,10 @@ def sidebar_status() -> None:
 
 def main() -> None:
     """One script run: route, draw the sidebar and the page (inside the error boundary), publish the link."""
+    # the icon before the router: after it, a page's Material icon would become the favicon, fetched from Google
+    st.set_page_config(page_title=APP_TITLE, page_icon=theme.favicon(), layout="wide")
     page = st.navigation(PAGES)
-    st.set_page_config(page_title=f"{page.title} · {APP_TITLE}", page_icon=theme.favicon(), layout="wide")
+    st.set_page_config(page_title=f"{page.title} · {APP_TITLE}")  # each tab titled by its page
     for warning in state.read_url():
         st.warning(warning, icon=":material/link_off:")
     sidebar()
