@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import state
@@ -204,3 +205,36 @@ def eval_report(checkpoint: Path) -> tuple[Path, dict[str, Any]] | None:
     """The evaluation report for a checkpoint, or None when there is none (a bad one raises DashboardError)."""
     path = eval_report_path(checkpoint)
     return None if path is None else (path, _read_report(str(path), file_stamp(path)))
+
+
+# ---- fold-in: a listener given by songs (an edited history, picked songs, an upload) -------------------------------
+History = tuple[tuple[str, float], ...]  # (track_id, plays), hashable for the cache keys
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def user_history(_rec: Recommender, key: str, user: str) -> pd.DataFrame:
+    return _rec.user_history(user)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def catalogue(_rec: Recommender, key: str) -> pd.DataFrame:
+    """Every track (track_id, title, artist, genres) indexed by track_id; shared read-only, never copied per run."""
+    return _rec.catalogue().set_index("track_id", drop=False)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def history_recommendations(_rec: Recommender, key: str, history: History, k: int,
+                            genre_weight: float | None) -> pd.DataFrame:
+    return _rec.recommend_for_history(list(history), k, genre_weight=genre_weight)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def history_explanation(_rec: Recommender, key: str, history: History, track: str, genre_weight: float | None,
+                        counterfactual: bool = False) -> dict[str, Any]:
+    return _rec.explain_for_history(list(history), track, genre_weight=genre_weight, counterfactual=counterfactual)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def history_subgraph(_rec: Recommender, key: str, history: History, track: str, max_nodes: int,
+                     **options: Any) -> dict[str, Any]:
+    return _rec.attention_subgraph_for_history(list(history), track, max_nodes=max_nodes, **options)

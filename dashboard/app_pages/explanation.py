@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import resources, state
-from dashboard.components import charts, controls, network, tables, theme
+from dashboard.components import charts, controls, history_editor, network, tables, theme
 from dashboard.components.text import md
 
 if TYPE_CHECKING:  # importing recsys.Recommender imports torch (seconds): only when loading a model
@@ -21,7 +21,7 @@ RELATIONS = {"listens": "listeners of the song", "rev_listens": "songs of the li
 
 def choose_track(rec: Recommender, user: str, setting: float | None) -> str:
     """A track from the listener's top list (or the one in the link, when the model knows it)."""
-    frame = rec.recommend(user, max(state.get("k"), 10), genre_weight=setting)
+    frame = history_editor.recommend(rec, loaded.key, user, max(state.get("k"), 10), setting)
     labels = {r.track_id: f"#{r.rank} {r.title} · {r.artist}" for r in frame.itertuples()}
     track = state.get("track")
     if track is not None and track not in labels:
@@ -54,15 +54,16 @@ st.title("Why this song?")
 loaded = resources.current()
 rec, palette = loaded.rec, theme.genre_colors(loaded.rec.genres())
 user = controls.user_picker(rec)
+history_editor.editor(rec, loaded.key, user)
 with st.container(border=True):
     song_col, weight_col = st.columns([3, 2], vertical_alignment="bottom", gap="large")
     with weight_col:
-        adaptive = resources.profile(rec, loaded.key, user)["adaptive_genre_weight"]
+        adaptive = history_editor.profile(rec, loaded.key, user)["adaptive_genre_weight"]
         setting = controls.genre_weight_control(adaptive, stacked=True)
     with song_col:
         track = choose_track(rec, user, setting)
 
-explanation = resources.explanation(rec, loaded.key, user, track, setting)
+explanation = history_editor.explanation(rec, loaded.key, user, track, setting)
 st.info(md(explanation["sentence"]), icon=":material/lightbulb:")
 cells = st.columns(5)
 cells[0].metric("Score", f"{explanation['score']:.3f}", border=True)
@@ -86,7 +87,7 @@ else:
 
 st.subheader("Attention subgraph", anchor=False)
 max_nodes = st.slider("Nodes", 8, 60, 30, step=2, key="w.max_nodes", help="The strongest neighbours are kept")
-graph = resources.subgraph(rec, loaded.key, user, track, max_nodes)
+graph = history_editor.subgraph(rec, loaded.key, user, track, max_nodes)
 page = network.attention_graph_html(graph)
 st.iframe(page, height=590, alt="Attention subgraph")
 st.download_button("Download the graph (HTML)", page, f"attention_{user}_{track}.html", "text/html",
@@ -111,13 +112,13 @@ with artist_col:
         attention_tables(explanation["attention"])
 
 st.subheader("What if they had not played…", anchor=False)
-wanted = (loaded.key, user, track, setting)
+wanted = (loaded.key, user, track, setting, history_editor.edited_history(rec, loaded.key, user))
 if st.button("Run the what-if analysis", icon=":material/science:", key="w.whatif",
              help="Re-runs the model without each history song (up to 40 times): 1-3 s"):
     st.session_state["_whatif"] = wanted
 if st.session_state.get("_whatif") == wanted:
     with st.spinner("Re-running the model without each history song…", show_time=True):
-        explanation = resources.explanation(rec, loaded.key, user, track, setting, counterfactual=True)
+        explanation = history_editor.explanation(rec, loaded.key, user, track, setting, counterfactual=True)
     whatif = explanation["counterfactual"]
     if whatif["items"]:
         st.plotly_chart(charts.counterfactual_bars(whatif["items"]), key="whatif")

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import resources, state
-from dashboard.components import charts, controls, errors, tables, theme
+from dashboard.components import charts, controls, errors, history_editor, tables, theme
 from dashboard.components.text import md
 
 if TYPE_CHECKING:  # importing recsys.Recommender imports torch (seconds): only when loading a model
@@ -63,13 +63,14 @@ def ranked_list(rec: Recommender, key: str, user: str, k: int, adaptive: float, 
     """The genre-weight control and the list it re-ranks; only this part reruns when the slider moves."""
     with errors.boundary("the recommendations"):
         setting = controls.genre_weight_control(adaptive)
-        frame = rec.recommend(user, k, genre_weight=setting)
+        frame = history_editor.recommend(rec, key, user, k, setting)
         if frame.attrs.get("strategy", "personalised") != "personalised":
             st.info(f"Strategy: {md(frame.attrs['strategy'])}.", icon=":material/info:")
         if frame.attrs.get("note"):
             st.caption(md(frame.attrs["note"]))
         used = float(frame["genre_weight"].iat[0]) if len(frame) else 0.0
-        before, before_setting = remember((key, user, k), setting, list(frame["track_id"]))
+        before, before_setting = remember((key, user, k, history_editor.edited_history(rec, key, user)), setting,
+                                          list(frame["track_id"]))
         moves = tables.rank_moves(list(frame["track_id"]), before)
         summary = f"Genre weight **{describe(setting, used)}**"
         if before is not None:
@@ -96,7 +97,8 @@ st.title("Recommendations")
 loaded = resources.current()
 rec = loaded.rec
 user = controls.user_picker(rec)
-profile = resources.profile(rec, loaded.key, user)
+history_editor.editor(rec, loaded.key, user)
+profile = history_editor.profile(rec, loaded.key, user)
 palette = theme.genre_colors(rec.genres())
 profile_card(rec, profile, palette)
 heading, k_col = st.columns([4, 1], vertical_alignment="bottom")
