@@ -70,7 +70,7 @@ def format_genre_weight(value: float | None) -> str:
 
 def parse_genres(raw: str) -> tuple[str, ...]:
     """Comma-separated genre names (checked against the dataset's genres by the page)."""
-    names = tuple(dict.fromkeys(parse_id(part) for part in raw.split(",") if part.strip()))
+    names = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
     if not names or len(names) > MAX_GENRES:
         raise ValueError(f"genres must list 1 to {MAX_GENRES} genre names separated by commas")
     return names
