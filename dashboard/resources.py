@@ -192,8 +192,10 @@ def dataset_folder(text: str) -> Path:
     if found is not None:
         return found
     names = ", ".join(f"{_label(r)}/" for r in roots)
+    if inside and raw.is_absolute():
+        raise DashboardError(f"dataset folder not found: {shown(inside[0])}")
     if inside:
-        raise DashboardError(f"dataset folder not found: {shown(inside[0])} (the dataset folders are under {names})")
+        raise DashboardError(f"dataset folder not found: {text.strip()!r} is in none of {names}")
     raise DashboardError(f"the dataset folder must be under {names}: this server serves no other folder. Set "
                          f"{DATA_ROOTS_ENV} to serve others.")
 

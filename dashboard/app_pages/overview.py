@@ -29,7 +29,7 @@ loaded = resources.current()
 rec = loaded.rec
 card, summary = rec.model_card(), rec.dataset_summary()
 st.caption(f"{md(architecture(card))} — checkpoint {md(Path(card['checkpoint']).name)} on "
-           f"{md(card['dataset']['resolved_path'])}")
+           f"{md(resources.shown(Path(card['dataset']['resolved_path'])))}")
 
 counts = st.columns(6)
 for column, (label, key) in zip(counts, [("Listeners", "users"), ("Songs", "tracks"), ("Artists", "artists"),
