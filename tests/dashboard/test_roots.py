@@ -11,7 +11,6 @@ import pytest
 from apptest_helpers import assert_clean, texts
 
 
-
 @pytest.fixture
 def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A dataset root holding nothing yet; the only one configured."""
