@@ -1,8 +1,9 @@
 """The upload box of the New listener page: listening exports parsed in memory, matched to the model's catalogue.
 
-Uploads never touch the disk (Streamlit keeps them in memory; the importers read bytes) and never enter a cache
-shared with other sessions: the parsed history lives in this session's state only. A file that is too big, of the
-wrong format or broken gets one clear message and leaves the previous upload's listener as it was.
+Uploads never touch the disk (Streamlit keeps them in memory; the importers read bytes). The file and its parsed
+plays never enter a cache shared with other sessions: only the matched (track_id, weight) history is kept, in this
+session's state, and hashed into the answer caches' keys. A file that is too big, of the wrong format or broken gets
+one clear message and leaves the previous upload's listener as it was.
 """
 
 from __future__ import annotations
