@@ -78,6 +78,7 @@ def from_songs(rec: Recommender, key: str, k: int, palette: dict[str, str]) -> N
     offered = rec.search_tracks(query, limit=MATCHES)["track_id"].tolist()
     st.session_state["w.songs"] = list(picked)
     pick.multiselect("Songs they love", list(dict.fromkeys([*picked, *offered])), key="w.songs", on_change=_store,
+                     select_all=False,
                      args=("songs", "w.songs"), max_selections=state.MAX_EDITS,
                      format_func=lambda t: song_label(known.at[t, "title"], known.at[t, "artist"]),
                      placeholder="pick three songs or more", help="The search shows the most listened matches first")

@@ -105,7 +105,7 @@ def editor(rec: Recommender, key: str, user: str) -> None:
         remove_col, add_col = st.columns(2, gap="large")
         labels = {str(r.track_id): song_label(r.title, r.artist, f"{r.plays:g} plays") for r in base.itertuples()}
         st.session_state["w.drop"] = list(drop)
-        remove_col.multiselect("Remove songs", list(labels), format_func=labels.get, key="w.drop",
+        remove_col.multiselect("Remove songs", list(labels), format_func=labels.get, key="w.drop", select_all=False,
                                on_change=_store_drop, max_selections=max(len(base) - 1 + len(add), 1),
                                placeholder="songs they had not played", help="The listener's training history")
         query = add_col.text_input("Find songs to add", key="w.add_query", placeholder="title, artist or ID")
@@ -114,6 +114,7 @@ def editor(rec: Recommender, key: str, user: str) -> None:
         options = list(dict.fromkeys([*add, *offered]))
         st.session_state["w.add"] = list(add)
         add_col.multiselect("Add songs", options, key="w.add", on_change=_store_add, max_selections=state.MAX_EDITS,
+                            select_all=False,
                             format_func=lambda t: song_label(known.at[t, "title"], known.at[t, "artist"]),
                             placeholder="songs they might have played",
                             help=f"Up to {MATCHES} matches of the search; each counts like a typical listen")

@@ -111,8 +111,7 @@ def match_report(upload: Upload) -> None:
         st.markdown(f"**Match report** · {md(visible(upload.name, 60))}")
         cells = st.columns(3)
         cells[0].metric("Plays read", f"{plays:,}")
-        cells[1].metric("Plays matched", f"{matched:,}", f"{matched / plays:.0%}" if plays else None,
-                        delta_color="off")
+        cells[1].metric("Plays matched", f"{matched:,}" + (f" ({matched / plays:.0%})" if plays else ""))
         cells[2].metric("Songs matched", f"{len(upload.history):,}")
         unmatched = report.get("unmatched") or []
         if unmatched:
