@@ -24,7 +24,7 @@ from recsys.errors import RecsysError
 if TYPE_CHECKING:  # importing recsys.Recommender imports torch (seconds): only when loading a model
     from recsys import Recommender
 
-MAX_UPLOAD_MB = 25  # all files of one upload together; a year of Spotify extended history is about 10-15 MB
+MAX_FILES_MB = 100  # one upload, all files together: several years of Spotify extended history (12 MB a file)
 DETECT = "detect from the file name"
 FORMAT_LABELS = {"spotify": "Spotify account data (StreamingHistory*.json)",
                  "spotify-extended": "Spotify extended streaming history (Streaming_History_Audio_*.json)",
@@ -56,8 +56,8 @@ def parse(rec: Recommender, key: str, files: list[tuple[str, bytes]], fmt: str |
     from recsys import match_history, read_listening_export  # the data layer, re-exported by recsys
 
     total = sum(len(data) for _, data in files)
-    if total > MAX_UPLOAD_MB * 2**20:
-        raise DashboardError(f"the upload is {total / 2**20:.1f} MB; at most {MAX_UPLOAD_MB} MB are read")
+    if total > MAX_FILES_MB * 2**20:
+        raise DashboardError(f"the upload is {total / 2**20:.1f} MB; at most {MAX_FILES_MB} MB are read")
     frames = []
     for name, data in files:
         chosen = fmt or detect_format(name)
@@ -75,10 +75,13 @@ def parse(rec: Recommender, key: str, files: list[tuple[str, bytes]], fmt: str |
 def upload_box(rec: Recommender, key: str) -> Upload | None:
     """The uploader and format choice; parses a new upload once and returns this session's current one."""
     files_col, format_col = st.columns([3, 2], vertical_alignment="top")
+    from recsys import MAX_EXPORT_BYTES  # the importers' limit per file, refused before parsing
+
+    per_file = MAX_EXPORT_BYTES // 2**20
     files = files_col.file_uploader(
         "Listening history export", type=["json", "csv", "jsonl"], accept_multiple_files=True, key="w.upload",
-        max_upload_size=MAX_UPLOAD_MB,
-        help=f"Up to {MAX_UPLOAD_MB} MB, read in memory and never stored: " + "; ".join(FORMAT_LABELS.values()))
+        max_upload_size=per_file, help=f"Up to {per_file} MB a file and {MAX_FILES_MB} MB in all, read in memory "
+                                       "and never stored: " + "; ".join(FORMAT_LABELS.values()))
     choice = format_col.selectbox("Format", [DETECT, *FORMAT_LABELS], key="w.upload_format",
                                   format_func=lambda f: FORMAT_LABELS.get(f, f))
     fmt = None if choice == DETECT else choice
@@ -113,11 +116,16 @@ def match_report(upload: Upload) -> None:
         cells[0].metric("Plays read", f"{plays:,}")
         cells[1].metric("Plays matched", f"{matched:,}" + (f" ({matched / plays:.0%})" if plays else ""))
         cells[2].metric("Songs matched", f"{len(upload.history):,}")
+        weak = {"short plays": report.get("short_plays", 0), "skips": report.get("skipped_plays", 0)}
+        if any(weak.values()):
+            seconds = report.get("short_play_ms", 30_000) / 1000
+            st.caption(f"{' and '.join(f'{n:,} {what}' for what, n in weak.items() if n)} (plays under {seconds:g} s, "
+                       "skipped songs) count as weaker evidence.")
         unmatched = report.get("unmatched") or []
         if unmatched:
-            frame = pd.DataFrame(unmatched)
-            if "candidates" in frame:
-                frame["candidates"] = [", ".join(map(str, c)) if isinstance(c, list) else str(c or "")
-                                       for c in frame["candidates"]]
-            st.caption(f"{len(unmatched):,} name(s) not in the catalogue (most played first), with close candidates:")
+            frame = pd.DataFrame(unmatched).assign(candidates=[
+                "; ".join(f"{c['title']} · {c['artist']}" for c in row.get("candidates", [])) for row in unmatched])
+            names = report.get("unmatched_names", len(unmatched))
+            st.caption(f"{names:,} name(s) not in the catalogue; the {len(unmatched)} most played, with close "
+                       "candidates:")
             st.dataframe(frame, hide_index=True, width="stretch", height=min(36 * (len(frame) + 1), 280))

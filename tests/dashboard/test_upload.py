@@ -1,17 +1,21 @@
 """The New listener page from songs and from an uploaded export: match report, fold-in recommendations and an
-explanation; hostile uploads (too big, broken, wrong format, HTML in names) get one clear message and change nothing."""
+explanation; hostile uploads (too big, broken, wrong format, HTML or control characters in names) get one clear
+message and change nothing. Uploads use the importers' fixtures (tests/fixtures/exports/, names from the shipped
+data/synthetic catalogue), so those run against the shipped checkpoint."""
 
 from __future__ import annotations
 
 import json
-import re
+from pathlib import Path
 
 import pytest
 from apptest_helpers import assert_clean, texts
 
 from dashboard.components import upload
 
-HOSTILE = "<img src=x onerror=alert(1)>"
+ROOT = Path(__file__).resolve().parents[2]
+EXPORTS = ROOT / "tests" / "fixtures" / "exports"
+SHIPPED = ROOT / "checkpoints"  # default.pt on data/synthetic: the catalogue the fixtures' names come from
 
 
 @pytest.fixture(scope="module")
@@ -21,26 +25,40 @@ def rec(enhanced_run):
     return Recommender.load(enhanced_run.checkpoint)
 
 
-def spotify(rec, n: int = 6, extra: list[dict] | None = None) -> bytes:
-    """A StreamingHistory0.json of the catalogue's n most listened songs (full plays), plus ``extra`` rows."""
-    songs = rec.search_tracks("", limit=n)
-    rows = [{"endTime": f"2024-01-0{1 + i % 9} 10:00", "artistName": a, "trackName": t, "msPlayed": 200_000}
-            for i, (a, t) in enumerate(zip(songs["artist"], songs["title"], strict=True))]
-    return json.dumps(rows + (extra or [])).encode()
+@pytest.fixture(scope="module")
+def shipped():
+    from recsys import Recommender
+
+    return Recommender.load(SHIPPED / "default.pt")
 
 
-def _open_upload(app_factory):
-    at = app_factory("cold_start", start="upload")
+def _upload_page(app_factory):
+    at = app_factory("cold_start", folder=SHIPPED, start="upload")
     assert_clean(at)
     return at
 
 
-def _send(at, name: str, data: bytes, mime: str = "application/json"):
-    return at.file_uploader(key="w.upload").set_value((name, data, mime)).run()
+def _send(at, *files: tuple[str, bytes], fmt: str | None = None):
+    if fmt is not None:
+        at.selectbox(key="w.upload_format").set_value(fmt)
+    mime = {"json": "application/json", "csv": "text/csv", "jsonl": "application/json"}
+    return at.file_uploader(key="w.upload").set_value(
+        [(name, data, mime[name.rsplit(".", 1)[-1]]) for name, data in files]).run()
+
+
+def _fixture(name: str) -> tuple[str, bytes]:
+    path = EXPORTS / name
+    return path.name, path.read_bytes()
 
 
 def _recommended(at) -> list[str]:
     return next(d.value for d in reversed(at.dataframe) if "rank" in d.value.columns)["title"].tolist()
+
+
+def _matched(shipped, name: str, fmt: str):
+    from recsys import match_history, read_listening_export
+
+    return match_history(read_listening_export(_fixture(name)[1], fmt, name=name), shipped.catalogue())
 
 
 def test_songs_they_love_are_folded_in(app_factory, rec):
@@ -65,68 +83,78 @@ def test_a_link_with_songs_opens_the_songs_start(app_factory, rec):
     assert _recommended(at) == rec.recommend_for_history([(t, 1.0) for t in picked], 10)["title"].tolist()
 
 
-def test_spotify_upload_shows_the_match_report_recommendations_and_an_explanation(app_factory, rec):
-    at = _open_upload(app_factory)
-    extra = [{"endTime": "2024-02-01 10:00", "artistName": "<b>Nobody</b>", "trackName": HOSTILE, "msPlayed": 1}]
-    _send(at, "StreamingHistory0.json", spotify(rec, 6, extra))
+@pytest.mark.parametrize(("name", "fmt"), [("StreamingHistory0.json", "spotify"),
+                                           ("Streaming_History_Audio_2023_0.json", "spotify-extended"),
+                                           ("scrobbles.csv", "lastfm-csv"), ("listens.json", "listenbrainz")])
+def test_an_export_shows_the_match_report_recommendations_and_an_explanation(app_factory, shipped, name, fmt):
+    at = _upload_page(app_factory)
+    _send(at, _fixture(name))  # the format is detected from the file name
     assert_clean(at)
+    result = _matched(shipped, name, fmt)
+    report = result.report
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Plays read"] == "7" and metrics["Songs matched"] == "6"
-    unmatched = next(d.value for d in at.dataframe if "candidates" in d.value.columns or "track" in d.value.columns)
-    assert HOSTILE in unmatched.to_string()  # shown as text in a table cell, never as markup
-    for text in texts(at, "markdown") + texts(at, "caption") + texts(at, "info"):
-        assert "<img" not in text and "<b>" not in text, text
-    import recsys
-
-    data = spotify(rec, 6, extra)
-    history = recsys.match_history(recsys.read_listening_export(data, "spotify"), rec.catalogue()).history
-    assert _recommended(at) == rec.recommend_for_history(history, 10)["title"].tolist()
+    assert metrics["Plays read"] == f"{report['plays']:,}"
+    assert metrics["Plays matched"].startswith(f"{report['matched_plays']:,}")
+    assert metrics["Songs matched"] == f"{len(result.history):,}"
+    if report["unmatched"]:
+        table = next(d.value for d in at.dataframe if "candidates" in d.value.columns)
+        assert table["artist"].tolist() == [u["artist"] for u in report["unmatched"]]
+    assert _recommended(at) == shipped.recommend_for_history(result.history, 10)["title"].tolist()
     track = at.selectbox(key="w.foldin_track").value
-    assert any(rec.explain_for_history(history, track)["sentence"] in i for i in texts(at, "info"))
+    assert any(shipped.explain_for_history(result.history, track)["sentence"] in i for i in texts(at, "info"))
+    assert set(at.query_params) <= {"start", "k"}  # nothing of the upload goes into the link
 
 
-@pytest.mark.parametrize(("name", "data", "message"), [
-    ("StreamingHistory0.json", b"{not json", "json"),
-    ("StreamingHistory0.json", b'{"a": 1}', "streaming"),
-    ("notes.json", b"[]", "choose the format"),
+@pytest.mark.parametrize(("name", "fmt", "message"), [
+    ("hostile/broken.json", "spotify", "json"),
+    ("hostile/bad_fields.json", "spotify", "record 2"),
+    ("hostile/html_name.json", "spotify", "html markup"),
+    ("hostile/control_chars.csv", None, "control characters"),
+    ("hostile/podcasts.json", "spotify", "podcast history (not music)"),
+    ("scrobbles.csv", "spotify", "spotify"),           # the wrong format chosen
+    ("StreamingHistory0.json", "lastfm-csv", "lastfm"),
 ])
-def test_hostile_uploads_get_a_clear_message_and_change_nothing(app_factory, rec, name, data, message):
-    at = _open_upload(app_factory)
-    _send(at, "StreamingHistory0.json", spotify(rec))
+def test_hostile_uploads_get_a_clear_message_and_change_nothing(app_factory, name, fmt, message):
+    at = _upload_page(app_factory)
+    _send(at, _fixture("StreamingHistory0.json"))
     before = _recommended(at)
-    _send(at, name, data)
+    _send(at, _fixture(name), fmt=fmt)
     assert not at.exception
     errors = texts(at, "error")
     assert len(errors) == 1 and message in errors[0].lower(), errors
-    assert "Traceback" not in errors[0]
+    assert "Traceback" not in errors[0] and "choose the format" not in errors[0]
     assert _recommended(at) == before  # the previous upload's listener stays
     assert any("Still showing the previous upload" in c for c in texts(at, "caption"))
 
 
-def test_an_upload_over_the_limit_is_refused_before_it_is_read(app_factory, rec, monkeypatch):
-    calls = []
-    import recsys
+def test_a_file_without_a_telling_name_asks_for_the_format(app_factory):
+    at = _upload_page(app_factory)
+    _send(at, ("export.json", _fixture("StreamingHistory0.json")[1]))
+    assert any("choose the format" in e for e in texts(at, "error"))
+    at.selectbox(key="w.upload_format").set_value("spotify").run()
+    assert_clean(at)
+    assert len(_recommended(at)) == 10
 
-    monkeypatch.setattr(recsys, "read_listening_export", lambda *a, **k: calls.append(a), raising=False)
-    at = _open_upload(app_factory)
-    _send(at, "StreamingHistory0.json", b" " * (upload.MAX_UPLOAD_MB * 2**20 + 1))
-    assert not at.exception
+
+def test_oversized_uploads_are_refused_before_parsing(app_factory, monkeypatch):
+    from recsys import MAX_EXPORT_BYTES
+
+    at = _upload_page(app_factory)
+    _send(at, ("StreamingHistory0.json", b" " * (MAX_EXPORT_BYTES + 1)))  # one file over the importers' limit
     errors = texts(at, "error")
-    assert len(errors) == 1 and f"at most {upload.MAX_UPLOAD_MB} MB" in errors[0], errors
-    assert not calls
+    assert len(errors) == 1 and "StreamingHistory0.json" in errors[0] and "MB" in errors[0], errors
+    monkeypatch.setattr(upload, "MAX_FILES_MB", 1)  # several files together over the upload's limit
+    half = json.dumps([json.loads(_fixture("StreamingHistory0.json")[1])[0]] * 9000).encode()
+    assert 0.5 * 2**20 < len(half) < 2**20
+    _send(at, ("StreamingHistory0.json", half), ("StreamingHistory1.json", half))
+    errors = texts(at, "error")
+    assert len(errors) == 1 and "at most 1 MB" in errors[0], errors
     assert not any("rank" in d.value.columns for d in at.dataframe)
 
 
 @pytest.mark.parametrize(("name", "fmt"), [
     ("StreamingHistory0.json", "spotify"), ("Streaming_History_Audio_2023.json", "spotify-extended"),
-    ("endsong_3.json", "spotify-extended"), ("scrobbles.csv", "lastfm-csv"), ("listenbrainz_me.json", "listenbrainz"),
-    ("notes.json", None)])
+    ("endsong_3.json", "spotify-extended"), ("scrobbles.csv", "lastfm-csv"), ("listenbrainz_me.jsonl", "listenbrainz"),
+    ("listens.json", "listenbrainz"), ("notes.json", None)])
 def test_format_from_the_file_name(name, fmt):
     assert upload.detect_format(name) == fmt
-
-
-def test_the_upload_never_enters_the_url(app_factory, rec):
-    at = _open_upload(app_factory)
-    _send(at, "StreamingHistory0.json", spotify(rec))
-    assert set(at.query_params) <= {"start", "k", "songs", "genres", "model"}
-    assert not re.search("StreamingHistory", str(dict(at.query_params)))
