@@ -6,6 +6,7 @@ import argparse
 import time
 
 from recsys.cli.common import add_checkpoint_args, format_table
+from recsys.cli.recommend import COLUMNS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -50,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
     print("top genres: " + ", ".join(f"{g['genre']} {g['share']:.0%}" for g in profile["top_genres"][:5]))
     frame = rec.recommend(user, k=args.top_k)
     print(f"== top {len(frame)} ({frame.attrs.get('strategy')})")
-    print(format_table(frame, ["rank", "track_id", "title", "artist", "genres", "score", "base_score",
-                               "genre_score"]))
+    print(format_table(frame.assign(genres=frame["genres"].map(", ".join)), COLUMNS))
     print("== explanations")
     for row in frame.itertuples():
         exp = rec.explain(user, row.track_id)

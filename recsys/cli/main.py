@@ -17,6 +17,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("recsys.cli.generate", "write a synthetic dataset (the built-in default data)"),
     "import-lastfm": ("recsys.cli.import_lastfm", "convert the HetRec 2011 Last.fm data into the dataset format"),
+    "import-history": ("recsys.cli.import_history", "listening exports -> a history for a model, or a dataset"),
     "stats": ("recsys.cli.stats", "validate a dataset and print counts per node and edge type"),
     "split": ("recsys.cli.split", "write a copy of a dataset with the default split frozen in a split column"),
     "train": ("recsys.cli.train", "train a Basic or Enhanced GAT and write a checkpoint"),

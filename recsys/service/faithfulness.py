@@ -76,6 +76,6 @@ def truth_recovery(rec: Recommender, truth: dict[str, set[str]], users: int = 20
             hits += 1
         for weight in GENRE_WEIGHTS:
             genres = rec.recommend(user_id, k=k, genre_weight=weight)["genres"]
-            precision[weight].append(float(np.mean([bool(set(g.split(", ")) & truth[user_id]) for g in genres])))
+            precision[weight].append(float(np.mean([bool(set(g) & truth[user_id]) for g in genres])))
     return {"users": len(sample), "top_explained_genre_is_preferred": hits / max(1, len(sample)),
             "genre_precision_by_weight": {str(w): float(np.mean(v)) for w, v in precision.items()}}

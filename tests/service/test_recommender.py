@@ -141,7 +141,8 @@ def test_cold_start_from_genres(recommender):
     genres = recommender.genres()[:2]
     frame = recommender.recommend_for_genres(genres, k=10)
     assert len(frame) == 10 and frame["score"].is_monotonic_decreasing
-    assert frame["genres"].str.contains("|".join(genres)).mean() >= 0.8
+    assert all(isinstance(g, list) for g in frame["genres"])
+    assert sum(bool(set(g) & set(genres)) for g in frame["genres"]) >= 8
     popular = recommender.recommend_for_genres([], k=5)
     assert popular.attrs["strategy"] == "popular songs"
 
