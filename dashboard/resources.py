@@ -26,7 +26,7 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.components.errors import DashboardError
-from recsys.errors import CheckpointError, RecsysError
+from recsys import CheckpointError, RecsysError
 
 if TYPE_CHECKING:  # importing recsys.Recommender imports torch (seconds): only when loading a model
     from recsys import Recommender

@@ -22,8 +22,7 @@ from urllib.parse import unquote
 import streamlit as st
 
 from dashboard.components.text import md, shorten
-from recsys.config import check_genre_weight
-from recsys.errors import ConfigError
+from recsys import ConfigError, check_genre_weight
 
 MAX_K = 100
 DEFAULT_K = 10

@@ -11,7 +11,6 @@ import streamlit as st
 
 from dashboard import resources, state
 from dashboard.components import charts, controls, fold_in, tables, theme, upload
-from dashboard.components.history_editor import genre_list
 from dashboard.components.labels import song_label, visible
 from dashboard.components.text import md
 
@@ -63,7 +62,7 @@ def from_genres(rec: Recommender, k: int, palette: dict[str, str]) -> None:
     tables.download_list(frame, {"genres": picked, "k": k, "strategy": frame.attrs.get("strategy"),
                                  "checkpoint": str(rec.checkpoint)}, "cold_start", key="cold")
     st.subheader("Genre mix of this list", anchor=False)
-    mix = Counter(g for cell in frame["genres"] for g in genre_list(cell))
+    mix = Counter(g for cell in frame["genres"] for g in cell)
     if mix:
         mix_frame = pd.DataFrame({"genre": list(mix), "songs": list(mix.values())})
         st.plotly_chart(charts.genre_bars(mix_frame, palette, "songs", top=15, height=320), key="cold-mix")

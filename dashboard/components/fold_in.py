@@ -11,7 +11,6 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.components import charts, network, tables
-from dashboard.components.history_editor import genre_list
 from dashboard.components.labels import song_label
 from dashboard.components.text import md
 
@@ -30,7 +29,7 @@ def results(rec: Recommender, key: str, history: resources.History, k: int, colo
         tables.recommendations(frame, rec.genres(), colors)
     tables.download_list(frame, {"history_songs": len(history), "k": k, "checkpoint": str(rec.checkpoint)},
                          "new_listener", key="foldin")
-    mix = Counter(g for cell in frame["genres"] for g in genre_list(cell))
+    mix = Counter(g for cell in frame["genres"] for g in cell)
     if mix:
         with st.expander("Genre mix of this list"):
             st.plotly_chart(charts.genre_bars(pd.DataFrame({"genre": list(mix), "songs": list(mix.values())}),

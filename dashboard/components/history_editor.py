@@ -173,20 +173,14 @@ def history_summary(rec: Recommender, key: str, history: resources.History, top:
     """Counts, genre shares of plays (a song's plays split evenly over its genres) and top artists of a history."""
     songs = resources.catalogue(rec, key).loc[[t for t, _ in history]].reset_index(drop=True)
     songs["plays"] = [p for _, p in history]
-    genres = songs.assign(genre=songs["genres"].map(genre_list)).explode("genre").dropna(subset=["genre"])
+    genres = songs.rename(columns={"genres": "genre"}).explode("genre").dropna(subset=["genre"])
     genres["share"] = genres["plays"] / genres.groupby(level=0)["genre"].transform("size")
     shares = genres.groupby("genre")["share"].sum()
     shares = (shares / shares.sum()).sort_values(ascending=False).head(top) if len(shares) else shares
     artists = songs.groupby("artist", sort=False)["plays"].sum().sort_values(ascending=False).head(top)
     used = resources.history_recommendations(rec, key, history, 1, None)
     return {"interactions": len(songs), "plays": round(songs["plays"].sum()), "artists": songs["artist"].nunique(),
-            "top_genres": [{"genre": g, "share": float(s)} for g, s in shares.items()],
+            "top_genres": [{"genre": g, "parent": rec.genre_parent(g), "share": float(s)} for g, s in shares.items()],
             "top_artists": [{"artist": a, "plays": round(p)} for a, p in artists.items()],
             "adaptive_genre_weight": float(used["genre_weight"].iat[0]) if len(used) else 0.0}
 
-
-def genre_list(cell: object) -> list[str]:
-    """Genres as a list (the catalogue's lists; older services wrote 'Rock, Pop')."""
-    if isinstance(cell, str):
-        return [g for g in cell.split(", ") if g]
-    return [str(g) for g in cell] if cell is not None else []

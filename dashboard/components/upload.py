@@ -19,7 +19,7 @@ from dashboard import resources
 from dashboard.components.errors import DashboardError
 from dashboard.components.labels import visible
 from dashboard.components.text import md, sentence
-from recsys.errors import RecsysError
+from recsys import RecsysError
 
 if TYPE_CHECKING:  # importing recsys.Recommender imports torch (seconds): only when loading a model
     from recsys import Recommender
