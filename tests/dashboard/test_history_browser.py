@@ -73,7 +73,9 @@ def test_upload_a_spotify_export_and_explain_a_recommendation(shipped_server) ->
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.goto(f"{url}/cold_start?start=upload")
             _settled(page)
-            page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(EXPORT))
+            dropzone = page.locator("[data-testid='stFileUploaderDropzoneInput']")
+            dropzone.wait_for(state="attached", timeout=STEP_TIMEOUT)  # after the model has loaded
+            dropzone.set_input_files(str(EXPORT))
             started = time.perf_counter()
             page.locator(".st-key-foldin-list").wait_for(timeout=STEP_TIMEOUT)
             report = page.locator(".st-key-match-report")
@@ -126,16 +128,21 @@ def test_edit_a_listeners_history_and_see_the_list_change(shipped_server) -> Non
             before = _text(page, ranking)
 
             page.get_by_text("What if… edit this listener's history").click()
-            page.get_by_label("Remove songs", exact=True).click()
-            page.get_by_role("option").first.click()
-            started = time.perf_counter()
-            page.locator(".st-key-edited-badge").wait_for(timeout=STEP_TIMEOUT)
-            remove_s = _changed(page, ranking, before, started)
-            page.wait_for_function("() => new URLSearchParams(location.search).has('drop')", timeout=STEP_TIMEOUT)
-            page.keyboard.press("Escape")
-            _settled(page)
+            removals = []  # seconds from the click on a song to remove until the list changed; three in a row
+            for removed in (1, 2, 3):
+                page.get_by_label("Remove songs", exact=True).click()
+                option = page.get_by_role("option").first
+                option.wait_for(timeout=STEP_TIMEOUT)
+                started = time.perf_counter()
+                option.click()
+                removals.append(_changed(page, ranking, before, started))
+                page.wait_for_function("n => (new URLSearchParams(location.search).get('drop') || '')"
+                                       ".split(',').length === n", arg=removed, timeout=STEP_TIMEOUT)
+                page.keyboard.press("Escape")
+                _settled(page)
+                before = _text(page, ranking)
             _assert_no_errors(page)
-            assert "1 removed" in page.locator(".st-key-edited-badge").inner_text()
+            assert "3 removed" in page.locator(".st-key-edited-badge").inner_text()
             _shoot(page, "recommendations_edited")
 
             page.get_by_role("button", name="Why this song?").click()
@@ -154,5 +161,6 @@ def test_edit_a_listeners_history_and_see_the_list_change(shipped_server) -> Non
             assert page.locator(".st-key-edited-badge").count() == 0
         finally:
             browser.close()
-    _record(remove_song_to_list_update_s=round(remove_s, 3), baseline_k_change_to_list_update_s=round(rerun_s, 3),
-            remove_song_vs_k_change_ratio=round(remove_s / rerun_s, 2))
+    _record(remove_song_to_list_update_s=[round(r, 3) for r in removals],
+            baseline_k_change_to_list_update_s=round(rerun_s, 3),
+            remove_song_vs_k_change_ratio=[round(r / rerun_s, 2) for r in removals])
