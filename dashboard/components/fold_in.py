@@ -51,6 +51,6 @@ def explain(rec: Recommender, key: str, history: resources.History, frame: pd.Da
         if explanation.get("history_contributions"):
             right.plotly_chart(charts.history_bars(explanation["history_contributions"]), key="foldin-history")
             right.caption("The songs of this history that add most to the score")
-        with st.expander("Attention subgraph"):
-            graph = resources.history_subgraph(rec, key, history, track, GRAPH_NODES)
+        if st.toggle("Show the attention subgraph", key="w.foldin_graph"):  # drawn only when shown: vis.js lays
+            graph = resources.history_subgraph(rec, key, history, track, GRAPH_NODES)  # out a hidden frame badly
             st.iframe(network.attention_graph_html(graph), height=520, alt="Attention subgraph")

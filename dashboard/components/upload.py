@@ -116,11 +116,11 @@ def match_report(upload: Upload) -> None:
         cells[0].metric("Plays read", f"{plays:,}")
         cells[1].metric("Plays matched", f"{matched:,}" + (f" ({matched / plays:.0%})" if plays else ""))
         cells[2].metric("Songs matched", f"{len(upload.history):,}")
-        weak = {"short plays": report.get("short_plays", 0), "skips": report.get("skipped_plays", 0)}
-        if any(weak.values()):
+        short, skips = report.get("short_plays", 0), report.get("skipped_plays", 0)
+        if short or skips:
             seconds = report.get("short_play_ms", 30_000) / 1000
-            st.caption(f"{' and '.join(f'{n:,} {what}' for what, n in weak.items() if n)} (plays under {seconds:g} s, "
-                       "skipped songs) count as weaker evidence.")
+            st.caption(f"Weaker evidence: {short:,} short play(s) under {seconds:g} s and {skips:,} skip(s) count "
+                       "less than full plays.")
         unmatched = report.get("unmatched") or []
         if unmatched:
             frame = pd.DataFrame(unmatched).assign(candidates=[

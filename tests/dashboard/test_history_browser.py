@@ -94,7 +94,7 @@ def test_upload_a_spotify_export_and_explain_a_recommendation(shipped_server) ->
             page.keyboard.press("Enter")
             started = time.perf_counter()
             explain_s = _changed(page, ".st-key-foldin-explanation [data-testid='stAlertContentInfo']", first, started)
-            page.get_by_text("Attention subgraph").click()
+            page.get_by_text("Show the attention subgraph").click()
             page.frame_locator("iframe[title='Attention subgraph']").locator("canvas").first.wait_for(
                 timeout=STEP_TIMEOUT)
             _settled(page)

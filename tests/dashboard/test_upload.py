@@ -72,6 +72,12 @@ def test_songs_they_love_are_folded_in(app_factory, rec):
     assert _recommended(at) == rec.recommend_for_history(history, 10)["title"].tolist()
     track = at.selectbox(key="w.foldin_track").value
     assert any(rec.explain_for_history(history, track)["sentence"] in i for i in texts(at, "info"))
+    assert not at.get("iframe")
+    at.toggle(key="w.foldin_graph").set_value(True).run()
+    assert_clean(at)
+    graph = rec.attention_subgraph_for_history(history, track, max_nodes=24)
+    page = str(at.get("iframe")[0].proto)
+    assert all(node["id"] in page for node in graph["nodes"])
 
 
 def test_a_link_with_songs_opens_the_songs_start(app_factory, rec):
