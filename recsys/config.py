@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import math
 import tomllib
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from recsys.errors import ConfigError
+
+ATTENTION_KINDS = ("similarity", "gated", "softmax", "none")  # see recsys.models.attention
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,10 @@ class ModelConfig:
     num_layers: int = 2
     heads: int = 4
     dropout: float = 0.1  # attention (edge) dropout while training
-    attention: str = "gated"  # "gated" keeps LightGCN's degree normalisation; "softmax" is classic GAT
+    # dynamic similarity attention: valid NDCG@10 within one seed's spread of the static gate (0.1579 vs 0.1592 on
+    # the default data) while its attention separates planted in-genre listens (AUC 0.76 vs 0.53); README, The models
+    attention: str = "similarity"
+    attention_temperature: float = 3.0  # similarity's starting temperature; 10 gave AUC 0.81 but -0.004 NDCG@10
     attention_stop_gradient: bool = True  # scores don't back-propagate into embeddings: measured +0.002 NDCG
     use_genres: bool = True
     genre_weight: float = 0.1  # base weight of the genre term; the adaptive weight scales it per user (cap 0.5)
@@ -45,7 +52,9 @@ class ModelConfig:
         _check(self.heads >= 1 and self.hidden_dim % self.heads == 0,
                f"hidden_dim ({self.hidden_dim}) must be a positive multiple of heads ({self.heads})")
         _check(0 <= self.dropout < 1, f"dropout must be in [0, 1) (got {self.dropout})")
-        _check(self.attention in ("gated", "softmax"), f"attention must be gated or softmax (got {self.attention!r})")
+        _check(self.attention_temperature > 0, f"attention_temperature must be > 0 (got {self.attention_temperature})")
+        _check(self.attention in ATTENTION_KINDS,
+               f"attention must be one of {', '.join(ATTENTION_KINDS)} (got {self.attention!r})")
         check_genre_weight(self.genre_weight)
         return self
 
@@ -123,6 +132,8 @@ def _merge(base: Any, raw: dict[str, Any], source: str) -> Any:
     names = {f.name: f for f in fields(base)}
     unknown = set(raw) - set(names)
     _check(not unknown, f"{source}: unknown key(s) {sorted(unknown)}; known: {sorted(names)}")
+    problem = field_type_problem(type(base), raw, source)
+    _check(problem is None, str(problem))
     return replace(base, **raw).validate()
 
 
@@ -141,3 +152,35 @@ def check_genre_weight(value: float | None) -> float | None:
         raise ConfigError(f"genre_weight must be a number in [0, 1] (got {value!r})") from None
     _check(math.isfinite(number) and 0.0 <= number <= 1.0, f"genre_weight must be in [0, 1] (got {value!r})")
     return number
+
+
+def _fits(value: object, hint: object) -> bool:
+    """Whether a plain value (as read from JSON, TOML or a checkpoint) fits a field's type hint."""
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        return any(_fits(value, arg) for arg in typing.get_args(hint))
+    if origin in (tuple, list):
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return isinstance(value, list | tuple) and (not args or all(_fits(v, args[0]) for v in value))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def field_type_problem(cls: type, values: dict[str, Any], source: str) -> str | None:
+    """The first key of `values` that `cls` (a config dataclass) lacks or whose value has the wrong type."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    for key, value in values.items():
+        if key not in names:
+            return f"{source} has the field {key!r}, which this version does not know"
+        if not _fits(value, hints[key]):
+            hint = hints[key].__name__ if isinstance(hints[key], type) else str(hints[key]).replace("typing.", "")
+            return f"{source}.{key} must be {hint} (got {type(value).__name__} {str(value)[:40]!r})"
+    return None

@@ -65,7 +65,8 @@ def from_genres(rec: Recommender, k: int, palette: dict[str, str]) -> None:
     mix = Counter(g for cell in frame["genres"] for g in cell)
     if mix:
         mix_frame = pd.DataFrame({"genre": list(mix), "songs": list(mix.values())})
-        st.plotly_chart(charts.genre_bars(mix_frame, palette, "songs", top=15, height=320), key="cold-mix")
+        st.plotly_chart(charts.genre_bars(mix_frame, palette, "songs", top=15, height=320), key="cold-mix",
+                        config=charts.CONFIG)
         st.caption("How many of the recommended songs carry each genre (songs can have several).")
 
 

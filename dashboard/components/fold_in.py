@@ -33,7 +33,8 @@ def results(rec: Recommender, key: str, history: resources.History, k: int, colo
     if mix:
         with st.expander("Genre mix of this list"):
             st.plotly_chart(charts.genre_bars(pd.DataFrame({"genre": list(mix), "songs": list(mix.values())}),
-                                              colors, "songs", top=15, height=300), key="foldin-mix")
+                                              colors, "songs", top=15, height=300), key="foldin-mix",
+                            config=charts.CONFIG)
     if len(frame):
         explain(rec, key, history, frame)
 
@@ -47,9 +48,12 @@ def explain(rec: Recommender, key: str, history: resources.History, frame: pd.Da
     with st.container(key="foldin-explanation"):
         st.info(md(explanation["sentence"]), icon=":material/lightbulb:")
         left, right = st.columns(2, gap="large")
-        left.plotly_chart(charts.score_waterfall(explanation), key="foldin-waterfall")
+        left.plotly_chart(charts.score_waterfall(explanation["parts"], explanation["score"]), key="foldin-waterfall",
+                          config=charts.CONFIG)
         if explanation.get("history_contributions"):
-            right.plotly_chart(charts.history_bars(explanation["history_contributions"]), key="foldin-history")
+            right.plotly_chart(charts.history_bars(explanation["history_contributions"],
+                                                   item_item=rec.capabilities["history"]), key="foldin-history",
+                               config=charts.CONFIG)
             right.caption("The songs of this history that add most to the score")
         if st.toggle("Show the attention subgraph", key="w.foldin_graph"):  # drawn only when shown: vis.js lays
             graph = resources.history_subgraph(rec, key, history, track, GRAPH_NODES)  # out a hidden frame badly

@@ -136,10 +136,14 @@ def editor(rec: Recommender, key: str, user: str) -> None:
 
 
 # ---- drop-ins for the trained-listener calls ------------------------------------------------------------------------
-def recommend(rec: Recommender, key: str, user: str, k: int, genre_weight: float | None) -> pd.DataFrame:
+def recommend(rec: Recommender, key: str, user: str, k: int, genre_weight: float | None,
+              half_life_days: float | None = None) -> pd.DataFrame:
+    """The top-k; "recent taste" (``half_life_days``) needs play dates, so an edited history says it is ignored."""
     history = edited_history(rec, key, user)
     if history is None:
-        return rec.recommend(user, k, genre_weight=genre_weight)
+        return rec.recommend(user, k, genre_weight=genre_weight, half_life_days=half_life_days)
+    if half_life_days is not None:
+        st.caption("Recent taste applies to the real history only: the edited one is folded in as a whole.")
     return resources.history_recommendations(rec, key, history, k, genre_weight)
 
 
@@ -151,11 +155,12 @@ def explanation(rec: Recommender, key: str, user: str, track: str, genre_weight:
     return resources.history_explanation(rec, key, history, track, genre_weight, counterfactual=counterfactual)
 
 
-def subgraph(rec: Recommender, key: str, user: str, track: str, max_nodes: int, **options: Any) -> dict[str, Any]:
+def subgraph(rec: Recommender, key: str, user: str, track: str, max_nodes: int, genre_weight: float | None = None,
+             focus: bool = False) -> dict[str, Any]:
     history = edited_history(rec, key, user)
     if history is None:
-        return resources.subgraph(rec, key, user, track, max_nodes, **options)
-    return resources.history_subgraph(rec, key, history, track, max_nodes, **options)
+        return resources.subgraph(rec, key, user, track, max_nodes, genre_weight, focus)
+    return resources.history_subgraph(rec, key, history, track, max_nodes, genre_weight, focus)
 
 
 def profile(rec: Recommender, key: str, user: str) -> dict[str, Any]:

@@ -51,6 +51,8 @@ class Dataset:
         track_genres, artist_genres: (id, genre, weight) rows as given.
         users: user_id, name: every user, including users without interactions listed in a users file.
         fingerprint: a hash of the content (not of the bytes), so CSV and Parquet copies match.
+        events: where the data has timestamps, one row per input play row: pair (row of ``interactions``),
+            timestamp, plays; derived from the same input, so not part of the fingerprint.
     """
 
     path: Path | None
@@ -62,12 +64,13 @@ class Dataset:
     artist_genres: pd.DataFrame
     users: pd.DataFrame
     fingerprint: str = field(default="", compare=False)
+    events: pd.DataFrame | None = field(default=None, compare=False)
 
     @classmethod
     def from_tables(cls, path: Path | None, *, interactions: pd.DataFrame, tracks: pd.DataFrame,
                     artists: pd.DataFrame, track_genres: pd.DataFrame | None = None,
                     artist_genres: pd.DataFrame | None = None, genres: pd.DataFrame | None = None,
-                    users: pd.DataFrame | None = None) -> Dataset:
+                    users: pd.DataFrame | None = None, events: pd.DataFrame | None = None) -> Dataset:
         """Normalise validated tables: defaults for optional columns, display names, the genre vocabulary."""
         track_genres = track_genres if track_genres is not None else _empty(
             {"track_id": "str", "genre": "str", "weight": "float64"})
@@ -92,6 +95,7 @@ class Dataset:
             track_genres=track_genres.reset_index(drop=True),
             artist_genres=artist_genres.reset_index(drop=True),
             users=_fill_names(users, "name", "user_id").reset_index(drop=True),
+            events=events,
         )
         return replace(dataset, fingerprint=dataset.content_hash())
 

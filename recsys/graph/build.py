@@ -69,12 +69,41 @@ def interaction_index(dataset: Dataset, maps: IdMaps, split: str | Sequence[str]
     return torch.as_tensor(np.stack([users, songs]), dtype=torch.long)
 
 
-def listen_weights(rows: pd.DataFrame, tracks: pd.DataFrame) -> np.ndarray:
-    """log1p(plays), scaled by the completion rate where ms_played and duration are both known."""
-    weight = np.log1p(rows["plays"].to_numpy(dtype=np.float64))
+def training_plays(dataset: Dataset, rows: pd.DataFrame) -> np.ndarray:
+    """Plays of each of ``rows`` made before its user's first play of a held-out pair (one not in ``rows``).
+
+    Interactions sum a pair's plays over all time, so a pair first played in the training period may be
+    replayed after it: on the default data 20% of training pairs' plays happen at or after the user's first
+    held-out play. Counting those would leak held-out time into the graph (genre shares, edge weights). Without
+    play timestamps (``dataset.events``), or with nothing held out, the summed plays are all there is. A
+    training pair keeps at least one play (its first play ties with the held-out one at the latest).
+    """
+    plays = rows["plays"].to_numpy(dtype=np.float64)
+    events, inter = dataset.events, dataset.interactions
+    if events is None or len(rows) == len(inter) or "first_ts" not in inter:
+        return plays
+    users, _ = pd.factorize(inter["user_id"])
+    held = ~np.isin(np.arange(len(inter)), rows.index.to_numpy())
+    cutoff = np.full(users.max() + 1, np.iinfo(np.int64).max)
+    np.minimum.at(cutoff, users[held], inter["first_ts"].astype("int64").to_numpy()[held])
+    pair = events["pair"].to_numpy()
+    before = events["timestamp"].astype("int64").to_numpy() < cutoff[users[pair]]
+    counted = np.bincount(pair[before], weights=events["plays"].to_numpy(dtype=np.float64)[before],
+                          minlength=len(inter))
+    return np.maximum(counted[rows.index.to_numpy()], 1.0)
+
+
+def listen_weights(rows: pd.DataFrame, tracks: pd.DataFrame, plays: np.ndarray | None = None) -> np.ndarray:
+    """log1p(plays), scaled by the completion rate where ms_played and duration are both known.
+
+    ``plays`` overrides the rows' own (training-period plays, `training_plays`); ms_played is scaled with it.
+    """
+    total = rows["plays"].to_numpy(dtype=np.float64)
+    plays = total if plays is None else plays
+    weight = np.log1p(plays)
     if "ms_played" in rows and "duration_ms" in tracks:
         duration = rows["track_id"].map(tracks.set_index("track_id")["duration_ms"]).to_numpy(dtype=np.float64)
-        completion = rows["ms_played"].to_numpy(dtype=np.float64) / (rows["plays"].to_numpy() * duration)
+        completion = rows["ms_played"].to_numpy(dtype=np.float64) / (total * duration)  # mean over all plays
         known = np.isfinite(completion)
         weight[known] *= np.clip(completion[known], MIN_COMPLETION, 1.0)
     return weight
@@ -125,8 +154,9 @@ def build_graph(dataset: Dataset, split: str | Sequence[str] = "train") -> Heter
     (0..n-1, the `x_dict` the models embed). Edges (each with `edge_weight` and a `rev_` reverse):
     (user, listens, song) weighted by log1p(plays) times completion; (song, by, artist);
     (song, has_genre, genre) and (artist, has_genre, genre) with each owner's genre mix summing to 1;
-    (user, prefers, genre) with each genre's share of the user's plays in `split`. Listening edges also keep
-    their raw `plays`, so an edited graph (`recsys.graph.edit`) can recompute preferences.
+    (user, prefers, genre) with each genre's share of the user's plays in `split`, counting only plays made
+    before the user's held-out period (`training_plays`). Listening edges also keep those `plays`, so an
+    edited graph (`recsys.graph.edit`) can recompute preferences.
     The graph-level attribute `id_maps` maps external IDs and names to node indices.
     """
     maps = id_maps(dataset)
@@ -139,15 +169,15 @@ def build_graph(dataset: Dataset, split: str | Sequence[str] = "train") -> Heter
         data[node_type].num_nodes = len(maps[node_type])
     users = maps.user.indices(rows["user_id"]) if len(rows) else np.zeros(0, np.int64)
     songs = maps.song.indices(rows["track_id"]) if len(rows) else np.zeros(0, np.int64)
-    _put(data, LISTENS, users, songs, listen_weights(rows, dataset.tracks))
-    data[LISTENS].plays = torch.as_tensor(rows["plays"].to_numpy(dtype=np.float32))  # for genre shares on edits
+    plays = training_plays(dataset, rows)
+    _put(data, LISTENS, users, songs, listen_weights(rows, dataset.tracks, plays))
+    data[LISTENS].plays = torch.as_tensor(plays, dtype=torch.float32)  # for genre shares on edits
     song_artist = maps.artist.indices(dataset.tracks["artist_id"])
     _put(data, BY, np.arange(len(maps.song)), song_artist, np.ones(len(maps.song)))
     if dataset.has_genres:
         song_genre = _genre_edges(dataset.song_genres(), "track_id", maps.song, maps.genre)
         _put(data, SONG_GENRE, *song_genre)
         _put(data, ARTIST_GENRE, *_genre_edges(dataset.artist_genres, "artist_id", maps.artist, maps.genre))
-        plays = rows["plays"].to_numpy(dtype=np.float64)
         shares = user_genre_shares(users, songs, plays, song_genre, len(maps.user), len(maps.song), len(maps.genre))
         _put(data, PREFERS, *shares)
     data.id_maps = maps

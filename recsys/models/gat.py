@@ -14,9 +14,10 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
+from recsys.config import ModelConfig
 from recsys.graph import LISTENS
 from recsys.models.attention import Adjacency
-from recsys.models.hetero import EdgeType, HeteroAttentionLayer, scale_of
+from recsys.models.hetero import EdgeType, HeteroAttentionLayer
 from recsys.models.item_item import ItemItemTerm
 from recsys.models.memory import count_parameters
 from recsys.models.scoring import Scorer
@@ -41,50 +42,64 @@ def build_adjacencies(edge_index_dict: dict[EdgeType, Tensor], num_nodes: dict[s
     return adjs
 
 
+MIN_SONGS_PER_ARTIST = 1.5  # below this on average, artist nodes mostly duplicate songs
+
+
+def resolve_use_artists(config: ModelConfig, num_nodes: dict[str, int]) -> bool:
+    """``config.use_artists``, or when unset: artists help only when they group songs (see GATRecommender)."""
+    if config.use_artists is not None:
+        return config.use_artists
+    return num_nodes["song"] >= MIN_SONGS_PER_ARTIST * max(1, num_nodes["artist"])
+
+
 class GATRecommender(nn.Module):
-    """Basic GAT: user, song and artist nodes; ``num_layers`` (default 1) attention layers with 4 heads.
+    """Basic GAT: user, song and artist nodes, attention layers without feature transforms, layer outputs averaged.
+
+    Every hyper-parameter comes from one `ModelConfig` (its defaults, or `ModelConfig.basic()` for the seed's
+    Basic model: 1 layer, 4 heads, 32 dimensions, about 200K parameters at the default data scale), as
+    nanoGPT's ``GPT(config)``; the config is kept as ``self.config`` and saved with every checkpoint.
 
     Args:
-        num_users, num_songs, num_artists: node counts (embedding table sizes).
-        num_genres: accepted for a common signature; the Basic model has no genre nodes.
-        embedding_dim: size of every node embedding (32: about 200K parameters at the default data scale).
-        hidden_dim: propagation size; when it differs from embedding_dim a bias-free projection maps into it.
-        num_layers: attention layers; the output is the mean of the input and every layer's output.
-        heads: attention heads (each attends over embedding_dim / heads dimensions).
-        dropout: attention dropout while training.
-        attention: ``"gated"`` (LightGCN normalisation times a learned gate) or ``"softmax"`` (classic GAT).
-        use_edge_weight: normalise propagation by listening weights instead of edge counts.
-        use_artists: propagate through artist nodes. With one song per artist (catalogues of artists, like
-            Last.fm's) an artist node only duplicates its song, a free embedding that memorises: measured on
-            Last.fm it cost 0.017 validation NDCG@10, while on the synthetic data (10 songs per artist) it
-            added 0.018. `resolve_use_artists` chooses from the catalogue when not set.
-        attention_stop_gradient: attention scores read the embeddings without back-propagating into them.
+        config: the architecture. Fields used here: embedding_dim, hidden_dim (a different size adds a
+            bias-free input projection), num_layers, heads, dropout (attention dropout while training),
+            attention (`recsys.models.attention`), attention_temperature, attention_stop_gradient,
+            use_edge_weight, use_artists.
+        num_nodes: node type -> count (embedding table sizes); "genre" may be missing.
+
+    Artist nodes: with one song per artist (catalogues of artists, like Last.fm's) an artist node only
+    duplicates its song, a free embedding that memorises: measured on Last.fm it cost 0.017 validation
+    NDCG@10, while on the synthetic data (10 songs per artist) it added 0.018. `resolve_use_artists` chooses
+    from the catalogue when ``config.use_artists`` is not set.
     """
 
     node_types: tuple[str, ...] = ("user", "song", "artist")
 
-    def __init__(self, num_users: int, num_songs: int, num_artists: int, num_genres: int = 0,
-                 embedding_dim: int = 32, hidden_dim: int | None = None, num_layers: int = 1, heads: int = 4,
-                 dropout: float = 0.1, attention: str = "gated", use_edge_weight: bool = False,
-                 use_artists: bool = True, attention_stop_gradient: bool = True) -> None:
-        self.use_artists = use_artists
-        if not use_artists:
-            self.node_types = tuple(t for t in self.node_types if t != "artist")
+    def __init__(self, config: ModelConfig, num_nodes: dict[str, int]) -> None:
         super().__init__()
-        self.num_nodes = {"user": num_users, "song": num_songs, "artist": num_artists, "genre": num_genres}
-        self.embedding_dim = embedding_dim
-        self.hidden_dim = hidden_dim or embedding_dim
-        self.num_layers, self.heads, self.dropout = num_layers, heads, dropout
-        self.attention, self.use_edge_weight = attention, use_edge_weight
-        self.embedding = nn.ModuleDict({t: nn.Embedding(self.num_nodes[t], embedding_dim) for t in self.node_types})
-        self.input_proj = (nn.Linear(embedding_dim, self.hidden_dim, bias=False)
-                           if self.hidden_dim != embedding_dim else None)
-        self.layers = nn.ModuleList(HeteroAttentionLayer(self.edge_types, self.hidden_dim, heads, attention,
-                                                         stop_gradient=attention_stop_gradient)
-                                    for _ in range(num_layers))
-        # calibration set after training (recsys.training): base scores / scale are unit-variance
+        self.config = config.validate()
+        self.num_nodes = {t: int(num_nodes.get(t, 0)) for t in ("user", "song", "artist", "genre")}
+        self.use_artists = resolve_use_artists(config, self.num_nodes)
+        self.use_genres = self._uses_genre_nodes()
+        self.node_types = tuple(t for t in type(self).node_types
+                                if (t != "artist" or self.use_artists) and (t != "genre" or self.use_genres))
+        self.embedding_dim, self.hidden_dim = config.embedding_dim, config.hidden_dim
+        self.num_layers, self.heads, self.dropout = config.num_layers, config.heads, config.dropout
+        self.attention, self.use_edge_weight = config.attention, config.use_edge_weight
+        self.embedding = nn.ModuleDict({t: nn.Embedding(self.num_nodes[t], self.embedding_dim)
+                                        for t in self.node_types})
+        self.input_proj = (nn.Linear(self.embedding_dim, self.hidden_dim, bias=False)
+                           if self.hidden_dim != self.embedding_dim else None)
+        self.layers = nn.ModuleList(HeteroAttentionLayer(self.edge_types, self.hidden_dim, self.heads,
+                                                         self.attention, stop_gradient=config.attention_stop_gradient,
+                                                         temperature=config.attention_temperature)
+                                    for _ in range(self.num_layers))
+        self.item_item: ItemItemTerm | None = None  # the Enhanced model's item-item (EASE) term
+        # calibration (`set_calibration`, after training): base scores / scale are unit-variance
         self.register_buffer("score_scale", torch.tensor(1.0))
         self.reset_parameters()
+
+    def _uses_genre_nodes(self) -> bool:
+        return False
 
     @property
     def edge_types(self) -> list[EdgeType]:
@@ -133,15 +148,26 @@ class GATRecommender(nn.Module):
         listener, say) calls it directly.
         """
         split = {t: x.view(x.size(0), self.heads, -1) for t, x in h.items()}  # [N, H, d]
+        read = self._lightgcn(split, adjs) if self.attention == "similarity" else None
         total = {t: x for t, x in split.items()}
         attention: AttentionList = []
         for layer in self.layers:
-            split, alphas = layer(split, adjs, self.dropout)
+            split, alphas = layer(split, adjs, self.dropout, read)
             total = {t: total[t] + split[t] for t in total}
             if return_attention:
                 attention.append({et: (adjs[et].edge_index, alpha.detach()) for et, alpha in alphas.items()})
         out = {t: (x / (self.num_layers + 1)).reshape(x.size(0), -1) for t, x in total.items()}
         return (out, attention) if return_attention else out
+
+    def _lightgcn(self, split: dict[str, Tensor], adjs: dict[EdgeType, Adjacency]) -> dict[str, Tensor]:
+        """The same propagation with the fixed normalisation (LightGCN, mean of layers): what similarity
+        attention reads (see `recsys.models.attention`). With stop-gradient it is a forward pass without autograd."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.attention_stop_gradient):
+            x, total = split, dict(split)
+            for layer in self.layers:
+                x, _ = layer(x, adjs, fixed=True)
+                total = {t: total[t] + x[t] for t in total}
+            return {t: v / (self.num_layers + 1) for t, v in total.items()}
 
     def _embed(self, node_type: str, index: Tensor) -> Tensor:
         x = self.embedding[node_type](index)
@@ -161,10 +187,28 @@ class GATRecommender(nn.Module):
         weights = {et: graph[et].edge_weight.to(device) for et in self.edge_types if et in graph.edge_types}
         return x_dict, edges, weights
 
+    @torch.no_grad()
+    def infer(self, graph: HeteroData, return_attention: bool = False
+              ) -> dict[str, Tensor] | tuple[dict[str, Tensor], AttentionList]:
+        """The one inference forward: eval mode (no attention dropout), no autograd, the full ``graph``.
+
+        Returns final embeddings (node type -> [N_t, hidden_dim], on CPU) and, when asked, the attention list
+        of `forward`. The mode the model was in is restored afterwards.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            result = self(*self.full_inputs(graph), return_attention=return_attention)
+        finally:
+            self.train(was_training)
+        z, attention = result if return_attention else (result, None)
+        z = {t: x.cpu() for t, x in z.items()}
+        return (z, attention) if return_attention else z
+
     # ---- scoring and the seed's API ---------------------------------------------------------------------------
     @property
     def uses_genres(self) -> bool:
-        return False
+        return self.use_genres
 
     @property
     def item_item_weight(self) -> float:
@@ -175,20 +219,28 @@ class GATRecommender(nn.Module):
         return 0.0
 
     def item_item_module(self) -> ItemItemTerm | None:
-        return None
+        return self.item_item
 
-    @torch.no_grad()
-    def prepare(self, graph: HeteroData) -> Scorer:
-        """One forward pass in eval mode; the returned `Scorer` ranks any user without further passes."""
-        was_training = self.training
-        self.eval()
-        try:
-            z = self(*self.full_inputs(graph))
-        finally:
-            self.train(was_training)
-        return Scorer.build(z["user"].cpu(), z["song"].cpu(), graph, scale=float(self.score_scale),
+    def set_calibration(self, scale: float, item_item_beta: float = 0.0) -> None:
+        """Store what calibration chose (`recsys.training.calibrate`) as buffers, so checkpoints carry it.
+
+        Args:
+            scale: sigma, the spread that makes base scores unit-variance.
+            item_item_beta: weight of the item-item term (only a model with that term accepts non-zero).
+        """
+        if item_item_beta:
+            raise ValueError(f"{type(self).__name__} has no item-item term (got item_item_beta={item_item_beta})")
+        self.score_scale.fill_(float(scale))
+
+    def scorer(self, z: dict[str, Tensor], graph: HeteroData) -> Scorer:
+        """The `Scorer` of final embeddings ``z`` (from `infer`) over ``graph``."""
+        return Scorer.build(z["user"], z["song"], graph, scale=float(self.score_scale),
                             item_item=self.item_item_module(), item_item_weight=self.item_item_weight,
                             base_genre_weight=self.base_genre_weight, use_genres=self.uses_genres)
+
+    def prepare(self, graph: HeteroData) -> Scorer:
+        """One inference forward; the returned `Scorer` ranks any user without further passes."""
+        return self.scorer(self.infer(graph), graph)
 
     def recommend(self, user: int, graph: HeteroData, k: int = 10, exclude_known: bool = True,
                   genre_weight: float | None = None) -> tuple[Tensor, Tensor]:
@@ -213,12 +265,8 @@ class GATRecommender(nn.Module):
         Attention lists, per layer and relation, the strongest incoming edges of the user and of the song
         (head-averaged, with per-head values): the edges that fed their representations.
         """
-        scorer = self.prepare(graph)
-        was_training = self.training
-        self.eval()
-        with torch.no_grad():
-            _, attention = self(*self.full_inputs(graph), return_attention=True)
-        self.train(was_training)
+        z, attention = self.infer(graph, return_attention=True)
+        scorer = self.scorer(z, graph)
         return {
             "user": user,
             "song": song,
@@ -232,7 +280,7 @@ class GATRecommender(nn.Module):
         return count_parameters(self)
 
     def scale_weights(self) -> list[dict[str, float]]:
-        """The learned local/global scale weights of each layer."""
+        """The learned scale weights of each layer (local, and global where genre nodes take part)."""
         return [{name: float(p.detach().exp()) for name, p in layer.log_scale.items()} for layer in self.layers]
 
     def extra_repr(self) -> str:
@@ -243,31 +291,25 @@ class GATRecommender(nn.Module):
 
 
 class EnhancedGATRecommender(GATRecommender):
-    """Enhanced GAT: adds genre nodes, several layers, an item-item term, genre influence and explanations.
+    """Enhanced GAT: adds genre nodes (the global scale), an item-item term and a genre-influence term.
 
-    Args (beyond `GATRecommender`):
-        use_genres: propagate through genre nodes (the global scale) and add the genre-influence term.
-        genre_weight: base weight of the genre term; ``None`` at serving time means adaptive per user.
-        item_item: include the item-item (EASE) term in the global scale; fitted after training.
-        item_item_topk: neighbours kept per song in that term (None: all, a dense songs x songs matrix).
+    Config fields used beyond `GATRecommender`'s: use_genres (genre nodes and the genre term, when the data
+    has genres), genre_weight (base weight of the genre term; ``None`` at serving time means adaptive per user),
+    item_item (the EASE term, fitted after training; skipped above item_item_max_songs songs), item_item_topk
+    (neighbours kept per song; None: a dense songs x songs matrix).
     """
 
     node_types = ("user", "song", "artist", "genre")
 
-    def __init__(self, num_users: int, num_songs: int, num_artists: int, num_genres: int = 0,
-                 embedding_dim: int = 64, hidden_dim: int = 64, num_layers: int = 2, heads: int = 4,
-                 dropout: float = 0.1, use_genres: bool = True, genre_weight: float = 0.1,
-                 attention: str = "gated", use_edge_weight: bool = False, item_item: bool = True,
-                 item_item_topk: int | None = None, use_artists: bool = True,
-                 attention_stop_gradient: bool = True) -> None:
-        self.use_genres = bool(use_genres and num_genres > 0)
-        if not self.use_genres:
-            self.node_types = GATRecommender.node_types
-        super().__init__(num_users, num_songs, num_artists, num_genres, embedding_dim, hidden_dim, num_layers,
-                         heads, dropout, attention, use_edge_weight, use_artists, attention_stop_gradient)
-        self.genre_weight = genre_weight
-        self.item_item = ItemItemTerm(num_songs, item_item_topk) if item_item else None
-        self.register_buffer("item_item_beta", torch.tensor(0.0))  # set when the term is fitted and tuned
+    def __init__(self, config: ModelConfig, num_nodes: dict[str, int]) -> None:
+        super().__init__(config, num_nodes)
+        self.genre_weight = config.genre_weight
+        if config.item_item and self.num_nodes["song"] <= config.item_item_max_songs:
+            self.item_item = ItemItemTerm(self.num_nodes["song"], config.item_item_topk)
+        self.register_buffer("item_item_beta", torch.tensor(0.0))  # set by calibration with the fitted term
+
+    def _uses_genre_nodes(self) -> bool:
+        return bool(self.config.use_genres and self.num_nodes["genre"] > 0)
 
     @property
     def edge_types(self) -> list[EdgeType]:
@@ -280,10 +322,6 @@ class EnhancedGATRecommender(GATRecommender):
         return relations
 
     @property
-    def uses_genres(self) -> bool:
-        return self.use_genres
-
-    @property
     def item_item_weight(self) -> float:
         return float(self.item_item_beta) if self.item_item is not None and self.item_item.fitted else 0.0
 
@@ -291,18 +329,11 @@ class EnhancedGATRecommender(GATRecommender):
     def base_genre_weight(self) -> float:
         return self.genre_weight if self.use_genres else 0.0
 
-    def item_item_module(self) -> ItemItemTerm | None:
-        return self.item_item
-
-    def multi_scale_summary(self) -> list[dict[str, float]]:
-        """Per layer: the learned local and global scale weights (global = through genre nodes)."""
-        return self.scale_weights()
-
-    def local_relations(self) -> list[EdgeType]:
-        return [et for et in self.edge_types if scale_of(et) == "local"]
-
-    def global_relations(self) -> list[EdgeType]:
-        return [et for et in self.edge_types if scale_of(et) == "global"]
+    def set_calibration(self, scale: float, item_item_beta: float = 0.0) -> None:
+        if item_item_beta and self.item_item is None:
+            raise ValueError(f"this model has no item-item term (got item_item_beta={item_item_beta})")
+        self.score_scale.fill_(float(scale))
+        self.item_item_beta.fill_(float(item_item_beta))
 
 
 def explain_genre_influence(scorer: Scorer, user: int, song: int) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from recsys.models.attention import Adjacency, RelationAttention
+from recsys.models.attention import Adjacency, RelationAttention, SpMM
 
 EdgeType = tuple[str, str, str]
 GLOBAL_NODE = "genre"  # relations touching genre nodes form the global scale
@@ -25,6 +25,14 @@ def scale_of(edge_type: EdgeType) -> str:
     return "global" if GLOBAL_NODE in (edge_type[0], edge_type[2]) else "local"
 
 
+def _drop_unused_scales(module: nn.Module, state_dict: dict, prefix: str, *args: object) -> None:
+    """Checkpoints written before unused scales were removed carry a global weight the Basic model never
+    trained; loading them drops it instead of failing."""
+    for scale in ("local", "global"):
+        if scale not in module.log_scale:
+            state_dict.pop(f"{prefix}log_scale.{scale}", None)
+
+
 class HeteroAttentionLayer(nn.Module):
     """Attention over every relation of the graph, without feature transforms.
 
@@ -32,39 +40,49 @@ class HeteroAttentionLayer(nn.Module):
         edge_types: relations (src, rel, dst) this layer propagates over.
         dim: embedding size, split evenly across ``heads``.
         heads: attention heads.
-        attention: ``"gated"`` or ``"softmax"`` (see `recsys.models.attention`).
+        attention: one of `recsys.config.ATTENTION_KINDS` (see `recsys.models.attention`).
         global_init: starting weight of the global (genre) scale relative to the local one (1.0).
         stop_gradient: attention scores do not back-propagate into the embeddings (see RelationAttention).
+        temperature: similarity attention's starting temperature.
     """
 
-    def __init__(self, edge_types: list[EdgeType], dim: int, heads: int, attention: str = "gated",
-                 global_init: float = 0.1, stop_gradient: bool = True) -> None:
+    def __init__(self, edge_types: list[EdgeType], dim: int, heads: int, attention: str,
+                 global_init: float = 0.1, stop_gradient: bool = True, temperature: float = 1.0) -> None:
         super().__init__()
         self.edge_types = list(edge_types)
         self.dim, self.heads = dim, heads
-        self.attn = nn.ModuleDict({relation_key(et): RelationAttention(dim, heads, attention,
-                                                                       stop_gradient=stop_gradient)
+        self.attn = nn.ModuleDict({relation_key(et): RelationAttention(
+            dim, heads, attention, stop_gradient=stop_gradient, temperature=temperature)
                                    for et in edge_types})
         self.global_init = global_init
-        # log-weights, so the scales stay positive; local starts at 1, global small
-        self.log_scale = nn.ParameterDict({"local": nn.Parameter(torch.zeros(())),
-                                           "global": nn.Parameter(torch.zeros(()))})
+        # log-weights, so the scales stay positive; local starts at 1, global small. Only scales that have
+        # relations get a weight: a model without genre nodes has no global scale to learn.
+        self.log_scale = nn.ParameterDict({scale: nn.Parameter(torch.zeros(()))
+                                           for scale in sorted({scale_of(et) for et in edge_types}, reverse=True)})
+        self.register_load_state_dict_pre_hook(_drop_unused_scales)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         for module in self.attn.values():
             module.reset_parameters()
         with torch.no_grad():
-            self.log_scale["local"].zero_()
-            self.log_scale["global"].fill_(float(torch.log(torch.tensor(self.global_init))))
+            if "local" in self.log_scale:
+                self.log_scale["local"].zero_()
+            if "global" in self.log_scale:
+                self.log_scale["global"].fill_(float(torch.log(torch.tensor(self.global_init))))
 
     def scale(self, edge_type: EdgeType) -> Tensor:
         """The learned weight of the scale this relation belongs to."""
         return self.log_scale[scale_of(edge_type)].exp()
 
-    def forward(self, x_dict: dict[str, Tensor], adjs: dict[EdgeType, Adjacency],
-                dropout: float = 0.0) -> tuple[dict[str, Tensor], dict[EdgeType, Tensor]]:
+    def forward(self, x_dict: dict[str, Tensor], adjs: dict[EdgeType, Adjacency], dropout: float = 0.0,
+                read_dict: dict[str, Tensor] | None = None, fixed: bool = False
+                ) -> tuple[dict[str, Tensor], dict[EdgeType, Tensor]]:
         """x_dict[type]: [N, H, d]. Returns the new embeddings per destination type and alpha [E, H] per relation.
+
+        Args:
+            read_dict: what the attention scores read ([N, H, d] per type) instead of ``x_dict``.
+            fixed: propagate with the fixed normalisation (no attention): LightGCN with this layer's scales.
 
         A node type that receives no message keeps a zero vector at this layer, as in LightGCN.
         """
@@ -75,7 +93,12 @@ class HeteroAttentionLayer(nn.Module):
             adj = adjs.get(edge_type)
             if adj is None or src not in x_dict or dst not in x_dict:
                 continue
-            message, alpha = self.attn[relation_key(edge_type)](adj, x_dict[src], x_dict[dst], dropout)
+            if fixed:
+                alpha = adj.norm.unsqueeze(-1).expand(-1, self.heads).contiguous()
+                message = SpMM.apply(adj, alpha, x_dict[src])
+            else:
+                read = None if read_dict is None else (read_dict[src], read_dict[dst])
+                message, alpha = self.attn[relation_key(edge_type)](adj, x_dict[src], x_dict[dst], dropout, read)
             message = self.scale(edge_type) * message
             out[dst] = message if dst not in out else out[dst] + message
             alphas[edge_type] = alpha

@@ -18,12 +18,13 @@ def count_parameters(model: nn.Module) -> int:
 
 def estimate_parameters(num_users: int, num_songs: int, num_artists: int, num_genres: int = 0,
                         embedding_dim: int = 64, num_layers: int = 2, heads: int = 4, hidden_dim: int | None = None,
-                        use_genres: bool | None = None, use_artists: bool = True) -> int:
+                        use_genres: bool | None = None, use_artists: bool = True, attention: str = "gated") -> int:
     """Exact trainable parameter count of a GAT recommender with these sizes.
 
-    Embedding tables, an optional input projection, and per layer and relation one attention vector for each
-    side (hidden_dim values each), plus two scale weights per layer. ``heads`` splits dimensions, so it does
-    not change the count.
+    Embedding tables, an optional input projection, and per layer and relation the attention's parameters
+    (gated, softmax: one vector per side, hidden_dim values each; similarity: a temperature per
+    head; none: nothing), plus one scale weight per layer and scale (local, and global with genres).
+    ``heads`` splits dimensions, so for the vector attentions it does not change the count.
     """
     hidden = hidden_dim or embedding_dim
     genres = num_genres > 0 if use_genres is None else (use_genres and num_genres > 0)
@@ -31,14 +32,15 @@ def estimate_parameters(num_users: int, num_songs: int, num_artists: int, num_ge
     relations = LISTEN_RELATIONS + (ARTIST_RELATIONS if use_artists else 0)
     relations += (GENRE_RELATIONS + (ARTIST_GENRE_RELATIONS if use_artists else 0)) if genres else 0
     projection = embedding_dim * hidden if hidden != embedding_dim else 0
-    per_layer = relations * 2 * hidden + 2
+    per_relation = {"gated": 2 * hidden, "softmax": 2 * hidden, "similarity": heads, "none": 0}[attention]
+    per_layer = relations * per_relation + (2 if genres else 1)
     return nodes * embedding_dim + projection + num_layers * per_layer
 
 
 def estimate_memory_usage(num_users: int, num_songs: int, num_artists: int, num_genres: int = 0,
                           embedding_dim: int = 64, num_layers: int = 2, heads: int = 4, hidden_dim: int | None = None,
                           use_genres: bool | None = None, num_edges: int = 0, training: bool = False,
-                          item_item_topk: int | None = 0, use_artists: bool = True) -> float:
+                          item_item_topk: int | None = 0, use_artists: bool = True, attention: str = "gated") -> float:
     """Estimated memory in MB (float32): parameters, plus gradients, Adam state and activations when training.
 
     Args:
@@ -48,7 +50,7 @@ def estimate_memory_usage(num_users: int, num_songs: int, num_artists: int, num_
     """
     hidden = hidden_dim or embedding_dim
     params = estimate_parameters(num_users, num_songs, num_artists, num_genres, embedding_dim, num_layers, heads,
-                                 hidden_dim, use_genres, use_artists)
+                                 hidden_dim, use_genres, use_artists, attention)
     floats = params * (4 if training else 1)
     if num_edges:
         nodes = num_users + num_songs + num_artists + num_genres

@@ -126,3 +126,38 @@ def test_without_listens_recomputes_preferences(tiny):
     assert shares[(1, jazz)] == pytest.approx(1.0)
     assert graph[LISTENS].edge_index.size(1) == 3  # the original is untouched
     assert torch.equal(edited[BY].edge_index, graph[BY].edge_index)
+
+
+def test_genre_shares_count_only_plays_before_the_held_out_period(tmp_path: Path):
+    """u1 plays Jazz t1 once, then Rock t2 (held out, the last pair), then replays t1 four times: those four
+    replays fall in the held-out period, so the training graph's Jazz share must come from one play, not five.
+    With t3 (Rock) also in training, the shares are 1:1, where summed plays would give 5:1."""
+    write(tmp_path, "interactions.csv", """
+user_id,track_id,timestamp,split
+u1,t1,2024-01-01T10:00:00Z,train
+u1,t3,2024-01-01T11:00:00Z,train
+u1,t2,2024-01-02T10:00:00Z,test
+u1,t1,2024-01-02T11:00:00Z,train
+u1,t1,2024-01-03T10:00:00Z,train
+u1,t1,2024-01-03T11:00:00Z,train
+u1,t1,2024-01-04T10:00:00Z,train
+u2,t1,2024-01-01T10:00:00Z,train
+""")
+    write(tmp_path, "tracks.csv", "track_id,artist_id\nt1,a1\nt2,a2\nt3,a2")
+    write(tmp_path, "artists.csv", "artist_id,name\na1,Alpha\na2,Beta")
+    write(tmp_path, "artist_genres.csv", "artist_id,genre\na1,Jazz\na2,Rock")
+    dataset = load_dataset(tmp_path)
+    graph = build_graph(dataset, "train")
+    maps = graph.id_maps
+    u1, t1 = maps.user.index("u1"), maps.song.index("t1")
+    shares = dict(zip(graph[PREFERS].edge_index[1][graph[PREFERS].edge_index[0] == u1].tolist(),
+                      graph[PREFERS].edge_weight[graph[PREFERS].edge_index[0] == u1].tolist(), strict=True))
+    assert shares == pytest.approx({maps.genre.index("Jazz"): 0.5, maps.genre.index("Rock"): 0.5})
+    listens = graph[LISTENS]
+    mine = (listens.edge_index[0] == u1) & (listens.edge_index[1] == t1)
+    assert listens.plays[mine].tolist() == [1.0]
+    assert listens.edge_weight[mine].tolist() == pytest.approx([math.log1p(1)])
+    # the graph over every split holds out nothing, so all five plays count there
+    everything = build_graph(dataset, "all")
+    mine_all = (everything[LISTENS].edge_index[0] == u1) & (everything[LISTENS].edge_index[1] == t1)
+    assert everything[LISTENS].plays[mine_all].tolist() == [5.0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from recsys.models.attention import Adjacency, RelationAttention, SpMM
+from recsys.models.attention import Adjacency, EdgeDot, RelationAttention, SpMM
 
 
 def random_relation(num_src: int = 7, num_dst: int = 5, num_edges: int = 18, seed: int = 0) -> Adjacency:
@@ -63,7 +63,7 @@ def test_softmax_coefficients_sum_to_one_per_target_and_head():
     assert (alpha > 0).all()
 
 
-@pytest.mark.parametrize("kind", ["gated", "softmax"])
+@pytest.mark.parametrize("kind", ["similarity", "gated", "softmax", "none"])
 def test_layer_output_recomputed_from_returned_coefficients(kind):
     adj = random_relation()
     layer = RelationAttention(dim=6, heads=3, kind=kind).eval()
@@ -94,9 +94,69 @@ def test_bad_arguments_are_named():
 @pytest.mark.parametrize("stop_gradient", [True, False])
 def test_stop_gradient_keeps_scores_out_of_the_embedding_gradient(stop_gradient):
     adj = random_relation()
-    layer = RelationAttention(dim=4, heads=2, stop_gradient=stop_gradient)
+    layer = RelationAttention(dim=4, heads=2, kind="gated", stop_gradient=stop_gradient)
     x_src = torch.randn(adj.num_src, 2, 2, requires_grad=True)
     alpha = layer.coefficients(adj, x_src, torch.randn(adj.num_dst, 2, 2))
     alpha.sum().backward()
     assert (x_src.grad is None) == stop_gradient
     assert layer.att_src.grad is not None and layer.att_src.grad.abs().sum() > 0
+
+
+def test_edge_dot_matches_the_gathered_dot_and_its_gradients():
+    adj = random_relation()
+    x_src = torch.randn(adj.num_src, 2, 3, dtype=torch.float64, requires_grad=True)
+    x_dst = torch.randn(adj.num_dst, 2, 3, dtype=torch.float64, requires_grad=True)
+    src, dst = adj.edge_index
+    torch.testing.assert_close(EdgeDot.apply(adj, x_src, x_dst), (x_src[src] * x_dst[dst]).sum(-1))
+    assert torch.autograd.gradcheck(lambda a, b: EdgeDot.apply(adj, a, b), (x_src, x_dst))
+
+
+def test_similarity_coefficients_formula():
+    """alpha_ij = m_i * softmax_j(t cos(x_i, x_j) + log n_ij), m_i = sum_j n_ij, computed densely here."""
+    adj = random_relation(num_edges=30)
+    layer = RelationAttention(dim=8, heads=2, kind="similarity", temperature=4.0)
+    x_src, x_dst = torch.randn(adj.num_src, 2, 4), torch.randn(adj.num_dst, 2, 4)
+    alpha = layer.coefficients(adj, x_src, x_dst)
+    src, dst = adj.edge_index
+    for e in range(adj.num_edges):
+        into = (dst == dst[e]).nonzero().flatten()
+        for h in range(2):
+            cos = torch.nn.functional.cosine_similarity(x_src[src[into], h], x_dst[dst[e], h].expand(len(into), -1))
+            logits = 4.0 * cos + adj.norm[into].log()
+            expected = adj.norm[into].sum() * torch.softmax(logits, 0)[(into == e).nonzero()[0, 0]]
+            torch.testing.assert_close(alpha[e, h], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_similarity_at_zero_temperature_and_none_are_lightgcn():
+    adj = random_relation()
+    similarity = RelationAttention(dim=4, heads=2, kind="similarity", temperature=1e-12)
+    off = RelationAttention(dim=4, heads=2, kind="none")
+    x_src, x_dst = torch.randn(adj.num_src, 2, 2), torch.randn(adj.num_dst, 2, 2)
+    for layer in (similarity, off):
+        torch.testing.assert_close(layer.coefficients(adj, x_src, x_dst), adj.norm[:, None].expand(-1, 2))
+    assert not list(off.parameters())
+
+
+def test_similarity_is_dynamic():
+    """Static attention ranks a node's neighbours in one order for every destination; similarity does not."""
+    edge_index = torch.tensor([[0, 1, 0, 1], [0, 0, 1, 1]])  # sources 0 and 1 into both destinations
+    adj = Adjacency.build(edge_index, 2, 2)
+    layer = RelationAttention(dim=2, heads=1, kind="similarity")
+    x_src = torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]]])
+    x_dst = torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]]])
+    alpha = layer.coefficients(adj, x_src, x_dst)[:, 0]
+    src, dst = adj.edge_index
+    into_0, into_1 = alpha[dst == 0], alpha[dst == 1]
+    assert into_0[src[dst == 0] == 0] > into_0[src[dst == 0] == 1]  # destination 0 prefers source 0
+    assert into_1[src[dst == 1] == 1] > into_1[src[dst == 1] == 0]  # destination 1 prefers source 1
+
+
+@pytest.mark.parametrize("stop_gradient", [True, False])
+def test_similarity_stop_gradient(stop_gradient):
+    adj = random_relation()
+    layer = RelationAttention(dim=4, heads=2, kind="similarity", stop_gradient=stop_gradient)
+    x_src = torch.randn(adj.num_src, 2, 2, requires_grad=True)
+    alpha = layer.coefficients(adj, x_src, torch.randn(adj.num_dst, 2, 2))
+    (alpha * torch.randn_like(alpha)).sum().backward()
+    assert (x_src.grad is None) == stop_gradient
+    assert layer.log_temperature.grad is not None and layer.log_temperature.grad.abs().sum() > 0
