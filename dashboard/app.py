@@ -64,9 +64,11 @@ def sidebar() -> None:
         st.selectbox("Checkpoint", names, key="w.model", on_change=_choose_checkpoint,
                      help=f"Any *.pt file in {resources.checkpoint_dir()}")
         st.session_state["w.data"] = st.session_state.get("view.data") or ""
+        roots = ", ".join(md(f"{resources.shown(root)}/") for root in resources.data_roots())
         st.text_input("Dataset folder", key="w.data", on_change=_choose_data, placeholder="the checkpoint's own",
-                      help="Leave empty for the dataset the checkpoint was trained on, or give another folder "
-                           "with the same data (e.g. a copy elsewhere).")
+                      help="Leave empty for the dataset the checkpoint was trained on, or name another folder with "
+                           f"the same data (e.g. a copy) under {roots}. The server serves no other folder "
+                           f"(set {md(resources.DATA_ROOTS_ENV)} to serve others).")
 
 
 def sidebar_status() -> None:
