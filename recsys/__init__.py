@@ -1,32 +1,49 @@
 """recsys: graph-attention music recommendation with explanations.
 
-Public API: `Recommender` (the service facade), `load_dataset`, `__version__`. Torch is imported lazily, so
-`import recsys` stays cheap for the CLI's `--help` and for data tools.
+Public API: `Recommender` (the service facade), `load_dataset`, the errors every front end catches
+(`RecsysError` and its kinds), `check_genre_weight`, `__version__`, and the listening-export importers
+`read_listening_export`, `match_history`, `EXPORT_FORMATS`, `MAX_EXPORT_BYTES` (pandas only).
+Torch is imported lazily, so `import recsys` stays cheap for the CLI's `--help` and for data tools.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # must precede torch's import; spin-waits cost 10x on shared CPUs
 
-__version__ = "0.1.0"
+from recsys.version import __version__
 
 if TYPE_CHECKING:
+    from recsys.config import check_genre_weight
     from recsys.data import load_dataset
+    from recsys.data.exports import EXPORT_FORMATS, MAX_EXPORT_BYTES, match_history, read_listening_export
+    from recsys.errors import CheckpointError, ConfigError, DataValidationError, RecsysError, UnknownIdError
     from recsys.service import Recommender
 
-__all__ = ["Recommender", "__version__", "load_dataset"]
+_EXPORTS = {  # name -> module that defines it, imported on first use
+    "Recommender": "recsys.service",
+    "load_dataset": "recsys.data",
+    "check_genre_weight": "recsys.config",
+    "RecsysError": "recsys.errors",
+    "DataValidationError": "recsys.errors",
+    "UnknownIdError": "recsys.errors",
+    "CheckpointError": "recsys.errors",
+    "ConfigError": "recsys.errors",
+    "read_listening_export": "recsys.data.exports",
+    "match_history": "recsys.data.exports",
+    "EXPORT_FORMATS": "recsys.data.exports",
+    "MAX_EXPORT_BYTES": "recsys.data.exports",
+}
+
+__all__ = ["EXPORT_FORMATS", "MAX_EXPORT_BYTES", "CheckpointError", "ConfigError", "DataValidationError", "Recommender",
+           "RecsysError", "UnknownIdError", "__version__", "check_genre_weight", "load_dataset", "match_history",
+           "read_listening_export"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Recommender":
-        from recsys.service import Recommender
-
-        return Recommender
-    if name == "load_dataset":
-        from recsys.data import load_dataset
-
-        return load_dataset
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'recsys' has no attribute {name!r}")

@@ -52,11 +52,24 @@ class DataValidationError(RecsysError):
 class UnknownIdError(RecsysError, KeyError):
     """An ID that is not in the dataset; the message suggests close matches."""
 
+    max_shown = 10
+
     def __init__(self, kind: str, value: object, known: Iterable[str] = ()) -> None:
+        """``value``: one ID, or a list of IDs (a listening history), each named with its close matches."""
         self.kind, self.value = kind, value
-        matches = difflib.get_close_matches(str(value), list(known), n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(repr(m) for m in matches)}?" if matches else ""
-        super().__init__(f"unknown {kind} {str(value)!r}{hint}")
+        known = list(known)
+        if not isinstance(value, list | tuple) or len(value) == 1:
+            one = str(value[0] if isinstance(value, list | tuple) else value)
+            super().__init__(f"unknown {kind} {one!r}{self._hint(one, known, '; did you mean {}?')}")
+            return
+        shown = [f"{str(v)!r}{self._hint(str(v), known, ' (did you mean {}?)')}" for v in value[: self.max_shown]]
+        more = f" and {len(value) - self.max_shown} more" if len(value) > self.max_shown else ""
+        super().__init__(f"{len(value)} unknown {kind} IDs: {', '.join(shown)}{more}")
+
+    @staticmethod
+    def _hint(value: str, known: list[str], template: str) -> str:
+        matches = difflib.get_close_matches(value, known, n=3, cutoff=0.6)
+        return template.format(", ".join(repr(m) for m in matches)) if matches else ""
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
         return self.args[0]

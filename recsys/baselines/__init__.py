@@ -1,18 +1,25 @@
-"""Baselines trained and ranked exactly like the GATs: popularity, BPR-MF, LightGCN (PyG) and EASE."""
+"""Baselines trained and ranked exactly like the GATs: popularity, BPR-MF, LightGCN (PyG), EASE and the blends."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from recsys.baselines.als import ALS
 from recsys.baselines.base import Baseline, EmbeddingBaseline
+from recsys.baselines.blend import EASEBlend
 from recsys.baselines.bprmf import BPRMF
 from recsys.baselines.ease import EASE
 from recsys.baselines.lightgcn import LightGCN
 from recsys.baselines.popularity import Popularity
 from recsys.errors import ConfigError
 
-BASELINES: dict[str, type[Baseline]] = {"popularity": Popularity, "bprmf": BPRMF, "lightgcn": LightGCN,
-                                        "ease": EASE}
+BASELINES: dict[str, Callable[[], Baseline]] = {
+    "popularity": Popularity, "bprmf": BPRMF, "lightgcn": LightGCN, "ease": EASE,
+    "lightgcn+ease": lambda: EASEBlend(LightGCN()), "bprmf+ease": lambda: EASEBlend(BPRMF()), "als": ALS,
+}
+LABELS = {"popularity": "Popularity", "bprmf": "BPR-MF", "lightgcn": "LightGCN (PyG)", "ease": "EASE",
+          "lightgcn+ease": "LightGCN + EASE blend", "bprmf+ease": "BPR-MF + EASE blend",
+          "als": "ALS (implicit)"}
 
 
 def baseline_names(spec: str | Sequence[str]) -> list[str]:
@@ -29,5 +36,5 @@ def baseline_names(spec: str | Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-__all__ = ["BASELINES", "BPRMF", "EASE", "Baseline", "EmbeddingBaseline", "LightGCN", "Popularity",
-           "baseline_names"]
+__all__ = ["ALS", "BASELINES", "BPRMF", "EASE", "LABELS", "Baseline", "EASEBlend", "EmbeddingBaseline", "LightGCN",
+           "Popularity", "baseline_names"]

@@ -33,6 +33,7 @@ class Baseline(ABC):
     Attributes:
         name: registry key (``popularity``, ``bprmf``, ...).
         train_seconds: wall clock of the last ``fit``, tuning included.
+        fitted: whether ``fit`` has run.
         details: what fitting chose or reached (epochs, a tuned lambda), for the report.
     """
 
@@ -40,6 +41,7 @@ class Baseline(ABC):
 
     def __init__(self) -> None:
         self.train_seconds = 0.0
+        self.fitted = False
         self.details: dict[str, float] = {}
 
     def fit(self, graph: HeteroData, valid: RankingTask, config: TrainConfig) -> Self:
@@ -47,6 +49,7 @@ class Baseline(ABC):
         started = time.perf_counter()
         self._fit(graph, valid, config)
         self.train_seconds = time.perf_counter() - started
+        self.fitted = True
         return self
 
     @abstractmethod
@@ -76,6 +79,7 @@ class EmbeddingBaseline(Baseline):
     def __init__(self, embedding_dim: int = 64) -> None:
         super().__init__()
         self.embedding_dim = embedding_dim
+        self.stopped = ""  # why training ended: early-stop, max-epochs or time-budget
         self._scorer: ScoreFn | None = None
 
     @abstractmethod
@@ -86,10 +90,11 @@ class EmbeddingBaseline(Baseline):
         generator = seed_everything(config.seed)
         trainable = self.trainable(graph, torch.device(config.device))
         listens = graph[LISTENS]
-        state, _ = fit(trainable, listens.edge_index, graph["song"].num_nodes, valid, config, generator,
-                       progress=False, play_weight=listens.plays)
+        state, self.stopped = fit(trainable, listens.edge_index, graph["song"].num_nodes, valid, config, generator,
+                                  progress=False, play_weight=listens.plays)
         self._scorer = trainable.frozen_scorer()
-        self.details = epoch_details(state.epoch, state.best_epoch, state.seconds)
+        self.details = {**epoch_details(state.epoch, state.best_epoch, state.seconds),
+                        f"valid_ndcg@{config.eval_k}": state.best_metric}
 
     def score(self, users: Tensor) -> Tensor:
         return self._fitted(self._scorer)(users)

@@ -7,14 +7,14 @@ when the report is printed or saved.
 
 from __future__ import annotations
 
-import datetime
-import json
 import math
-import os
-import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from recsys.experiments.report import machine_info, write_json
+
+__all__ = ["BenchReport", "Row", "machine_info"]
 
 
 @dataclass
@@ -92,10 +92,7 @@ class BenchReport:
         return {"meta": self.meta, "rows": rows}
 
     def save_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
-        return path
+        return write_json(path, self.to_dict())
 
     def format(self) -> str:
         """A plain-text table: section, measure, value, the baseline it is compared with, ratio, target."""
@@ -147,45 +144,3 @@ def _fmt(value: float | None, unit: str) -> str:
     if abs(value) >= 10:
         return f"{value:.1f} {unit}"
     return f"{value:.3g} {unit}"
-
-
-def machine_info(device: str = "cpu") -> dict[str, Any]:
-    """Machine, library versions and date, recorded with every report."""
-    import torch
-    import torch_geometric
-
-    from recsys import __version__
-
-    info: dict[str, Any] = {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "platform": platform.platform(),
-        "processor": _cpu_model(),
-        "cpu_cores_visible": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": str(torch.__version__),
-        "torch_geometric": torch_geometric.__version__,
-        "recsys": __version__,
-        "device": device,
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
-    }
-    try:
-        import psutil
-
-        info["memory_gb"] = round(psutil.virtual_memory().total / 2**30, 1)
-        info["load_average"] = [round(x, 2) for x in os.getloadavg()]
-    except (ImportError, OSError):
-        pass
-    if device.startswith("cuda") and torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"

@@ -28,8 +28,13 @@ def evaluate_scores(score_fn: ScoreFn, task: RankingTask, ks: list[int], stats: 
     Returns a flat dict: ``ndcg@10``, ``recall@10``, ..., ``coverage@10``, ..., ``users``, and the same accuracy
     metrics prefixed ``cold_`` for users with at most 5 training interactions (``cold_users`` counts them).
     """
+    return evaluate_top(top_k(score_fn, task, max(sorted(set(ks)))), task, ks, stats, cold_start)
+
+
+def evaluate_top(top: Tensor, task: RankingTask, ks: list[int], stats: CatalogueStats | None = None,
+                 cold_start: bool = True) -> dict[str, float]:
+    """`evaluate_scores` from already ranked lists ``top`` [N, >= max(ks)] (one ranking, several uses)."""
     ks = sorted(set(ks))
-    top = top_k(score_fn, task, max(ks))
     out = {"users": float(len(task.users)), **accuracy_metrics(top, task.relevant, ks)}
     if stats is not None:
         for k in ks:

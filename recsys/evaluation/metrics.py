@@ -29,6 +29,7 @@ from torch_geometric.metrics import (
     LinkPredPrecision,
     LinkPredRecall,
 )
+from torch_geometric.metrics.link_pred import LinkPredMetricData
 
 from recsys.sparse import dense_rows
 
@@ -47,6 +48,15 @@ def accuracy_metrics(top: Tensor, relevant: Tensor, ks: list[int]) -> dict[str, 
         cls_name, k = key.split("@")
         out[f"{names[cls_name]}@{k}"] = float(value)
     return out
+
+
+def per_user_ndcg(top: Tensor, relevant: Tensor, k: int) -> Tensor:
+    """[N] NDCG@k of every user (row of ``top``): what a paired significance test over users compares.
+
+    PyG's `LinkPredNDCG` computes these per-example values before averaging them (``_compute``); reusing it keeps
+    one definition, and its mean over users with a held-out song is `accuracy_metrics`' ``ndcg@k`` (tested).
+    """
+    return LinkPredNDCG(k)._compute(LinkPredMetricData(pred_index_mat=top[:, :k], edge_label_index=relevant))
 
 
 def coverage(top: Tensor, num_songs: int) -> float:

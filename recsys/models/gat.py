@@ -340,8 +340,12 @@ def explain_genre_influence(scorer: Scorer, user: int, song: int) -> dict[str, A
     """The seed's genre explanation: common genres, each with affinity x strength = contribution."""
     if not scorer.has_genres:
         return None
-    user_genres, affinity = scorer.genre_profile(user)
-    song_genres, strength = scorer.song_genres(song)
+    return genre_overlap(*scorer.genre_profile(user), *scorer.song_genres(song))
+
+
+def genre_overlap(user_genres: Tensor, affinity: Tensor, song_genres: Tensor, strength: Tensor) -> dict[str, Any]:
+    """Common genres of a listener's profile and a song's mix, strongest contribution first (also for a
+    listener who is not a node of the graph: a folded-in history)."""
     user_map = dict(zip(user_genres.tolist(), affinity.tolist(), strict=True))
     details = [{"genre_idx": g, "user_affinity": user_map[g], "song_strength": s, "contribution": user_map[g] * s}
                for g, s in zip(song_genres.tolist(), strength.tolist(), strict=True) if g in user_map]
@@ -357,18 +361,24 @@ def explain_genre_influence(scorer: Scorer, user: int, song: int) -> dict[str, A
 
 def explain_artist_influence(graph: HeteroData, scorer: Scorer, user: int, song: int) -> dict[str, Any]:
     """How much the user already listens to this song's artist, and how close user and artist are."""
-    song_artist = graph["song", "by", "artist"].edge_index
-    artist = int(song_artist[1][song_artist[0] == song][0])
-    history = scorer.history(user)
-    artist_songs = song_artist[0][song_artist[1] == artist]
-    played = history[torch.isin(history, artist_songs)]
     listens = graph[LISTENS]
     mine = listens.edge_index[0] == user
-    plays = listens.plays[mine][torch.isin(listens.edge_index[1][mine], played)]
-    user_vec, song_vec = scorer.user_emb[user], scorer.song_emb[artist_songs]
-    similarity = torch.nn.functional.cosine_similarity(user_vec.unsqueeze(0), song_vec.mean(0, keepdim=True))
-    return {"artist_idx": artist, "songs_played_by_artist": len(played), "user_plays_of_artist": int(plays.sum()),
-            "artist_songs_in_catalogue": len(artist_songs), "similarity": float(similarity)}
+    return artist_overlap(graph, listens.edge_index[1][mine], listens.plays[mine], scorer.user_emb[user],
+                          scorer.song_emb, song)
+
+
+def artist_overlap(graph: HeteroData, history: Tensor, plays: Tensor, user_vec: Tensor, song_emb: Tensor,
+                   song: int) -> dict[str, Any]:
+    """`explain_artist_influence` for a listener given by history songs, their plays and embedding."""
+    song_artist = graph["song", "by", "artist"].edge_index
+    artist = int(song_artist[1][song_artist[0] == song][0])
+    artist_songs = song_artist[0][song_artist[1] == artist]
+    played = torch.isin(history, artist_songs)
+    artist_vec = song_emb[artist_songs].mean(0, keepdim=True)
+    similarity = torch.nn.functional.cosine_similarity(user_vec.unsqueeze(0), artist_vec)
+    return {"artist_idx": artist, "songs_played_by_artist": int(played.sum()),
+            "user_plays_of_artist": int(plays[played].sum()), "artist_songs_in_catalogue": len(artist_songs),
+            "similarity": float(similarity)}
 
 
 def top_incoming_attention(attention: AttentionList, targets: dict[str, int], top: int) -> list[dict[str, Any]]:

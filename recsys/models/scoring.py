@@ -25,6 +25,7 @@ from torch import Tensor
 
 from recsys.graph import LISTENS, PREFERS, SONG_GENRE
 from recsys.models.item_item import ItemItemTerm
+from recsys.models.topk import masked_topk
 from recsys.sparse import dense_rows, pairs_to_csr, row, row_counts, row_normalised, transpose
 
 MAX_GENRE_WEIGHT = 0.5  # the adaptive weight never lets genres outweigh the collaborative signal
@@ -104,13 +105,32 @@ class Scorer:
         if not self.has_genres:
             return torch.zeros(len(users), self.num_songs)
         if len(users) == 1:  # serving one user: add up the songs of their few genres (4x faster at 1M songs)
-            out = torch.zeros(1, self.num_songs)
-            for genre, affinity in zip(*(t.tolist() for t in self.genre_profile(int(users[0]))), strict=True):
-                songs, strength = row(self.genre_song, genre)
-                out[0].index_add_(0, songs, affinity * strength)
-            return out
+            return self.genre_influence(*self.genre_profile(int(users[0]))).unsqueeze(0)
         profile = dense_rows(self.user_genre, users)  # [B, G]
         return (self.song_genre @ profile.T).T
+
+    # ---- one listener given by vectors (a trained user's rows, or a history folded in) -------------------------
+    def embedding_scores_of(self, vector: Tensor) -> Tensor:
+        """<z, z_s> for every song s, [S], of one listener embedding z [D]."""
+        return self.song_emb @ vector
+
+    def item_item_scores_of(self, history: Tensor) -> Tensor:
+        """beta * ii(history, s) for every song, [S]: the item-item term of one listening history (song indices)."""
+        if not self.uses_item_item:
+            return torch.zeros(self.num_songs)
+        row_vector = torch.zeros(1, self.num_songs)
+        row_vector[0, history] = 1.0
+        return self.item_item_weight * self.item_item.scores(row_vector)[0]
+
+    def genre_influence(self, genres: Tensor, affinity: Tensor) -> Tensor:
+        """Genre influence [S] of one genre profile (genre indices, unit-norm affinities): the songs of its genres."""
+        out = torch.zeros(self.num_songs)
+        if not self.has_genres:
+            return out
+        for genre, weight in zip(genres.tolist(), affinity.tolist(), strict=True):
+            songs, strength = row(self.genre_song, genre)
+            out.index_add_(0, songs, weight * strength)
+        return out
 
     def genre_weights(self, users: Tensor, genre_weight: float | None) -> Tensor:
         """[B] the weight used per user: the given one, or the adaptive one when None."""
@@ -135,15 +155,12 @@ class Scorer:
     def topk(self, users: Tensor, k: int, genre_weight: float | None = None,
              exclude_known: bool = True) -> tuple[Tensor, Tensor]:
         """Top-k songs [B, k] and their scores, scored in chunks so memory does not grow with users x songs."""
-        k = min(k, self.num_songs)
         chunk = max(1, SCORE_CHUNK_ELEMENTS // max(1, self.num_songs))
         top_scores, top_index = [], []
         for start in range(0, len(users), chunk):
             batch = users[start:start + chunk]
-            scores = self.scores(batch, genre_weight)
-            if exclude_known:
-                scores = scores.masked_fill(dense_rows(self.known, batch).bool(), -math.inf)
-            values, index = scores.topk(k, dim=1)
+            index, values = masked_topk(self.scores(batch, genre_weight), self.known if exclude_known else None,
+                                        batch, k)  # the mask is set in place from the CSR history
             top_scores.append(values)
             top_index.append(index)
         return torch.cat(top_index), torch.cat(top_scores)
@@ -189,10 +206,18 @@ def adaptive_genre_weights(known: Tensor, graph, base: float, use_genres: bool) 
     if not use_genres:
         return torch.zeros(num_users)
     counts = row_counts(known).float()
-    reference = torch.quantile(counts, 0.9).clamp_min(1.0) if num_users else torch.tensor(1.0)
-    activity = (torch.log1p(counts) / torch.log1p(reference)).clamp(0.0, 1.0)
     index, shares = graph[PREFERS].edge_index, graph[PREFERS].edge_weight.float()
     entropy = torch.zeros(num_users).index_add_(0, index[0], -shares * torch.log(shares.clamp_min(1e-12)))
-    num_genres = max(2, graph["genre"].num_nodes)
-    diversity = (entropy / math.log(num_genres)).clamp(0.0, 1.0)
+    return adaptive_weight(counts, entropy, activity_reference(counts), base, graph["genre"].num_nodes)
+
+
+def activity_reference(counts: Tensor) -> Tensor:
+    """The 90th-percentile history length of the training users: full activity in `adaptive_weight`."""
+    return torch.quantile(counts.float(), 0.9).clamp_min(1.0) if len(counts) else torch.tensor(1.0)
+
+
+def adaptive_weight(counts: Tensor, entropy: Tensor, reference: Tensor, base: float, num_genres: int) -> Tensor:
+    """The seed's rule for given history lengths and genre-share entropies (also for a history folded in)."""
+    activity = (torch.log1p(counts.float()) / torch.log1p(reference)).clamp(0.0, 1.0)
+    diversity = (entropy / math.log(max(2, num_genres))).clamp(0.0, 1.0)
     return (base * (1.0 + 0.5 * (1.0 - activity) + 0.3 * diversity)).clamp(max=MAX_GENRE_WEIGHT)

@@ -105,7 +105,10 @@ def test_ease_matches_the_closed_form(num_users: int, num_songs: int) -> None:
     graph, valid = graph_and_valid(make_dataset(rows, num_songs))
     ease = EASE(lambdas=[3.0]).fit(graph, valid, FAST)
     expected = numpy_ease(x, 3.0)
-    np.testing.assert_allclose(ease.weights.numpy(), expected, atol=1e-5)
+    if num_users < num_songs:  # dual form: the fitted model keeps every user's scores, not B
+        assert ease.weights is None and ease.table is not None
+    else:
+        np.testing.assert_allclose(ease.weights.numpy(), expected, atol=1e-5)
     users = torch.arange(num_users)
     np.testing.assert_allclose(ease.score(users).numpy(), x @ expected, atol=1e-4)
 
@@ -160,3 +163,21 @@ def test_baseline_names() -> None:
     assert baseline_names("none") == []
     with pytest.raises(ConfigError, match=r"unknown baseline\(s\) 'pop'.*known: popularity, bprmf, lightgcn, ease"):
         baseline_names("pop,ease")
+
+
+def test_blend_reuses_a_fitted_inner_model_and_adds_ease(taste_groups: tuple[HeteroData, RankingTask]) -> None:
+    from recsys.baselines import EASEBlend
+
+    graph, valid = taste_groups
+    inner = BPRMF().fit(graph, valid, FAST)
+    before = inner.score(torch.arange(4)).clone()
+    blend = EASEBlend(inner).fit(graph, valid, FAST)
+    assert blend.name == "bprmf+ease" and blend.inner is inner
+    torch.testing.assert_close(inner.score(torch.arange(4)), before)  # not refitted
+    assert blend.train_seconds >= inner.train_seconds
+    users = torch.arange(graph["user"].num_nodes)
+    choice = blend.choice
+    ease = blend.ease.score(users) if blend.ease is not None else 0.0
+    torch.testing.assert_close(blend.score(users), (inner.score(users) + choice.beta * ease) / choice.scale)
+    assert blend.details["item_item_lambda"] == choice.lam and "best_epoch" in blend.details
+    assert choice.valid_ndcg == pytest.approx(ndcg_at(blend.score, valid, 10), abs=1e-6)

@@ -141,3 +141,13 @@ def test_stats_add_beyond_accuracy_at_every_k() -> None:
     got = evaluate_scores(lambda users: torch.zeros(len(users), 12), task, [1, 2], stats)
     assert {"coverage@1", "coverage@2", "novelty@2", "diversity@2", "popularity@2"} <= got.keys()
     assert got["novelty@2"] == pytest.approx(1.0)  # every song seen by 1 of 2 users
+
+
+def test_per_user_ndcg_by_hand_and_its_mean_is_the_metric() -> None:
+    from recsys.evaluation import per_user_ndcg
+
+    values = per_user_ndcg(TOP, RELEVANT, 3)
+    ideal_two = 1.0 + 1.0 / math.log2(3)  # two relevant songs: ideal DCG at k=3 places both first
+    expected = [(1.0 / math.log2(3)) / ideal_two, 1.0, 0.0]  # row 1: three hits in three places
+    torch.testing.assert_close(values, torch.tensor(expected), atol=1e-6, rtol=0)
+    assert float(values.mean()) == pytest.approx(accuracy_metrics(TOP, RELEVANT, [3])["ndcg@3"])

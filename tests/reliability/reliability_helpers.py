@@ -133,7 +133,7 @@ def recommender_digest(rec) -> str:
     for store in rec.graph.stores:
         add(f"graph.{getattr(store, '_key', '')}", dict(store.items()))
     add("scorer", {f: getattr(rec.scorer, f) for f in rec.scorer.__dataclass_fields__})
-    add("lookups", [rec._popularity, rec._song_artist, rec._song_genre, rec._genres_by_song])
-    add("baselines", dict(rec._baselines))  # fitted on first use; once fitted, shared and read-only like the model
+    add("lookups", [rec.library.listeners, rec.library.song_artist, rec.library.mix, rec.library.genres_by_song])
+    add("baselines", rec.baseline_names())  # stored lists, read once; shared and read-only like the model
     digest.update(repr(rec.maps.user.ids.tolist()).encode())
     return digest.hexdigest()
