@@ -64,9 +64,11 @@ def sidebar() -> None:
         st.selectbox("Checkpoint", names, key="w.model", on_change=_choose_checkpoint,
                      help=f"Any *.pt file in {resources.checkpoint_dir()}")
         st.session_state["w.data"] = st.session_state.get("view.data") or ""
+        roots = ", ".join(md(f"{resources.shown(root)}/") for root in resources.data_roots())
         st.text_input("Dataset folder", key="w.data", on_change=_choose_data, placeholder="the checkpoint's own",
-                      help="Leave empty for the dataset the checkpoint was trained on, or give another folder "
-                           "with the same data (e.g. a copy elsewhere).")
+                      help="Leave empty for the dataset the checkpoint was trained on, or name another folder with "
+                           f"the same data (e.g. a copy) under {roots}. The server serves no other folder "
+                           f"(set {md(resources.DATA_ROOTS_ENV)} to serve others).")
 
 
 def sidebar_status() -> None:
@@ -79,8 +81,10 @@ def sidebar_status() -> None:
 
 def main() -> None:
     """One script run: route, draw the sidebar and the page (inside the error boundary), publish the link."""
+    # the icon before the router: after it, a page's Material icon would become the favicon, fetched from Google
+    st.set_page_config(page_title=APP_TITLE, page_icon=theme.favicon(), layout="wide")
     page = st.navigation(PAGES)
-    st.set_page_config(page_title=f"{page.title} · {APP_TITLE}", page_icon=theme.favicon(), layout="wide")
+    st.set_page_config(page_title=f"{page.title} · {APP_TITLE}")  # each tab titled by its page
     for warning in state.read_url():
         st.warning(warning, icon=":material/link_off:")
     sidebar()

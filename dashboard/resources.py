@@ -3,7 +3,12 @@
 `st.cache_resource` objects are shared by every session, so nothing here or in a page mutates a Recommender;
 its own lazily-filled caches (baselines, score rows) are internal to the service and thread-safe.
 The cache key holds the checkpoint's mtime and size and the dataset folder's file stamps, so a file replaced on
-disk while the app runs is loaded afresh on the next click (or reported, when the new one is bad).
+disk while the app runs is loaded afresh on the next click (or reported, when the new one is bad). Failures are
+cached by the same stamps: a bad 300 MB dataset is parsed once, not on every rerun.
+
+The sidebar's "Dataset folder" serves only folders under the dataset roots (``RECSYS_DATA_ROOTS``, else the
+project's ``data/``, plus the dataset each checkpoint was trained on): a path elsewhere gets the same answer
+whether or not it exists, and messages name folders relative to their root, never as absolute server paths.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import streamlit as st
 from streamlit.logger import get_logger
 
@@ -32,6 +38,7 @@ if TYPE_CHECKING:  # importing recsys.Recommender imports torch (seconds): only 
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT_DIR_ENV = "RECSYS_CHECKPOINT_DIR"  # tests and deployments point the app at another folder
+DATA_ROOTS_ENV = "RECSYS_DATA_ROOTS"  # os.pathsep-separated folders whose datasets the sidebar may load
 DEFAULT_CHECKPOINT = "default.pt"
 Stamp = tuple[Any, ...]
 log = logging.getLogger("dashboard")
@@ -70,20 +77,40 @@ class Loaded:
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def _load(checkpoint: str, stamp: Stamp, data: str | None, data_stamp: Stamp | None) -> Loaded:
-    """Load once per (checkpoint file version, dataset folder version); the stamps only key the cache."""
+def _load(checkpoint: str, stamp: Stamp, data: str | None, data_stamp: Stamp | None) -> Loaded | RecsysError:
+    """Load once per (checkpoint file version, dataset folder version); the stamps only key the cache.
+
+    A failure on a given dataset folder is returned (and so cached by the folder's stamp) rather than raised:
+    Streamlit caches no exception, and re-reading a bad 300 MB dataset on every rerun cost 24 s and 1.5 GB each
+    time (issue 10). Without a folder (the checkpoint's own, whose stamp is unknown here) a failure is raised, so
+    that restoring the folder is noticed on the next rerun.
+    """
     from recsys import Recommender  # torch loads here, under the page's spinner, not before the first paint
 
     try:
         rec = Recommender.load(checkpoint, data)
-    except RecsysError:
-        raise
+    except RecsysError as exc:
+        if data is None:
+            raise
+        return _bare(exc)
     except Exception as exc:  # a file the unpickler chokes on (KeyError, IndexError, ...) is still a bad checkpoint
         log.warning("loading %s failed", checkpoint, exc_info=True)
-        raise CheckpointError(f"cannot read checkpoint {Path(checkpoint).name}: truncated or corrupted "
-                              f"({type(exc).__name__}: {str(exc)[:200]})") from exc
+        return CheckpointError(f"cannot read checkpoint {Path(checkpoint).name}: truncated or corrupted "
+                               f"({type(exc).__name__}: {str(exc)[:200]})")
     _freeze_long_lived_objects()
     return Loaded(rec, f"{checkpoint}|{stamp}|{rec.data_path}|{data_stamp}", folder_stamp(Path(rec.data_path)))
+
+
+def _bare(exc: RecsysError) -> RecsysError:
+    """The error without its traceback and chained errors, whose frames would keep the parsed tables alive."""
+    exc.__context__ = exc.__cause__ = None
+    return exc.with_traceback(None)
+
+
+def _loaded(result: Loaded | RecsysError) -> Loaded:
+    if isinstance(result, RecsysError):
+        raise result.with_traceback(None)
+    return result
 
 
 def _freeze_long_lived_objects() -> None:
@@ -104,16 +131,18 @@ def load(checkpoint: Path, data: str | Path | None = None) -> Loaded:
     if not checkpoint.is_file():
         raise CheckpointError(f"checkpoint {checkpoint.name} is no longer in {checkpoint.parent}; pick another one")
     if data is not None and not Path(data).is_dir():
-        raise DashboardError(f"dataset folder not found: {data}")
+        raise DashboardError(f"dataset folder not found: {shown(Path(data))}")
     stamp = file_stamp(checkpoint)
-    loaded = _load(str(checkpoint), stamp, None if data is None else str(data),
-                   None if data is None else folder_stamp(Path(data)))
+    loaded = _loaded(_load(str(checkpoint), stamp, None if data is None else str(data),
+                           None if data is None else folder_stamp(Path(data))))
+    if data is None:
+        _OWN_DATASETS.add(Path(loaded.rec.data_path).resolve())
     now = folder_stamp(Path(loaded.rec.data_path))
     if now is None:
-        raise DashboardError(f"the dataset folder {loaded.rec.data_path} of {checkpoint.name} has disappeared; "
-                             "restore it or choose another dataset folder in the sidebar")
+        raise DashboardError(f"the dataset folder {shown(Path(loaded.rec.data_path))} of {checkpoint.name} has "
+                             "disappeared; restore it or choose another dataset folder in the sidebar")
     if now != loaded.data_stamp:  # files changed under the model: rebuild from the new files (or report them)
-        loaded = _load(str(checkpoint), stamp, str(loaded.rec.data_path), now)
+        loaded = _loaded(_load(str(checkpoint), stamp, str(loaded.rec.data_path), now))
     return loaded
 
 
@@ -148,6 +177,65 @@ async def preload_on_start(_app: Any) -> AsyncIterator[None]:
     yield
 
 
+# ---- dataset roots: the folders the sidebar may serve ---------------------------------------------------------------
+_OWN_DATASETS: set[Path] = set()  # datasets the checkpoints were trained on, as found when loading them
+
+
+def data_roots() -> list[Path]:
+    """``RECSYS_DATA_ROOTS`` (else the project's data/), then the checkpoints' own dataset folders, resolved."""
+    configured = [Path(p) for p in os.environ.get(DATA_ROOTS_ENV, "").split(os.pathsep) if p.strip()]
+    roots = [p.resolve() for p in configured or [ROOT / "data"]]
+    return list(dict.fromkeys([*roots, *sorted(_OWN_DATASETS)]))
+
+
+def _label(root: Path) -> str:
+    """How a root is named to users: relative to the project when inside it, else by its folder name."""
+    return root.relative_to(ROOT.resolve()).as_posix() if root.is_relative_to(ROOT.resolve()) else root.name
+
+
+def shown(path: Path) -> str:
+    """A path as users see it: relative to its dataset root (or the project), never an absolute server path."""
+    resolved = path.resolve()
+    for root in [*data_roots(), ROOT.resolve()]:
+        if resolved.is_relative_to(root):
+            inside = resolved.relative_to(root).as_posix()
+            label = _label(root)
+            return label if inside == "." else inside if label == "." else f"{label}/{inside}"
+    return path.name
+
+
+def redact(text: str) -> str:
+    """A message with every absolute root, checkpoint-folder and project path replaced by its short name."""
+    places = {root: _label(root) for root in data_roots()}
+    places |= {checkpoint_dir().resolve(): checkpoint_dir().name, ROOT.resolve(): "."}
+    spelled = {str(form): label for path, label in places.items() for form in (path, Path(os.path.abspath(path)))}
+    for absolute in sorted(spelled, key=len, reverse=True):
+        text = text.replace(absolute + os.sep, "" if spelled[absolute] == "." else spelled[absolute] + "/")
+        text = text.replace(absolute, spelled[absolute])
+    return text
+
+
+def dataset_folder(text: str) -> Path:
+    """The dataset folder the sidebar names: absolute, or relative to the project or to a root, under a root.
+
+    A path outside every root is refused with the same message whether or not it exists.
+    """
+    roots = data_roots()
+    raw = Path(text.strip())
+    candidates = [raw] if raw.is_absolute() else [ROOT / raw, *(root / raw for root in roots)]
+    inside = [c.resolve() for c in candidates if any(c.resolve().is_relative_to(r) for r in roots)]
+    found = next((c for c in inside if c.is_dir()), None)
+    if found is not None:
+        return found
+    names = ", ".join(f"{_label(r)}/" for r in roots)
+    if inside and raw.is_absolute():
+        raise DashboardError(f"dataset folder not found: {shown(inside[0])}")
+    if inside:
+        raise DashboardError(f"dataset folder not found: {text.strip()!r} is in none of {names}")
+    raise DashboardError(f"the dataset folder must be under {names}: this server serves no other folder. Set "
+                         f"{DATA_ROOTS_ENV} to serve others.")
+
+
 def selected_checkpoint() -> Path:
     """The checkpoint chosen in the sidebar (or the link), else default.pt, else the first one found."""
     files = checkpoint_files()
@@ -161,14 +249,15 @@ def selected_checkpoint() -> Path:
 def current() -> Loaded:
     """The model the sidebar selected, loaded (with a spinner the first time)."""
     checkpoint = selected_checkpoint()
-    data = st.session_state.get("view.data") or None
     try:
         with st.spinner(f"Loading {checkpoint.name} and its dataset…", show_time=True):
-            loaded = load(checkpoint, data)
-    except RecsysError:
+            data = st.session_state.get("view.data") or None
+            loaded = load(checkpoint, None if data is None else dataset_folder(data))
+    except RecsysError as exc:
         st.session_state["_model_status"] = (False, f"{checkpoint.name} could not be loaded")
+        exc.args = (redact(str(exc)),)
         raise
-    st.session_state["_model_status"] = (True, loaded.rec.describe())
+    st.session_state["_model_status"] = (True, redact(loaded.rec.describe()))
     return loaded
 
 
@@ -182,7 +271,7 @@ def _companion(checkpoint: str, stamp: Stamp, data: str, data_stamp: Stamp | Non
     try:
         return load(Path(checkpoint), data)
     except RecsysError as exc:
-        return str(exc).splitlines()[0]
+        return redact(str(exc).splitlines()[0])
 
 
 def companions(main: Loaded) -> dict[str, Loaded | str]:
@@ -255,3 +344,37 @@ def eval_report(checkpoint: Path) -> tuple[Path, dict[str, Any]] | None:
     """The evaluation report for a checkpoint, or None when there is none (a bad one raises DashboardError)."""
     path = eval_report_path(checkpoint)
     return None if path is None else (path, _read_report(str(path), file_stamp(path)))
+
+
+# ---- fold-in: a listener given by songs (an edited history, picked songs, an upload) -------------------------------
+History = tuple[tuple[str, float], ...]  # (track_id, plays), hashable for the cache keys
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def user_history(_rec: Recommender, key: str, user: str) -> pd.DataFrame:
+    return _rec.user_history(user)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def catalogue(_rec: Recommender, key: str) -> pd.DataFrame:
+    """Every track (track_id, title, artist, genres) indexed by track_id; shared read-only, never copied per run."""
+    return _rec.catalogue().set_index("track_id", drop=False)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def history_recommendations(_rec: Recommender, key: str, history: History, k: int,
+                            genre_weight: float | None) -> pd.DataFrame:
+    return _rec.recommend_for_history(list(history), k, genre_weight=genre_weight)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def history_explanation(_rec: Recommender, key: str, history: History, track: str, genre_weight: float | None,
+                        counterfactual: bool = False) -> dict[str, Any]:
+    return _rec.explain_for_history(list(history), track, genre_weight=genre_weight, counterfactual=counterfactual)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def history_subgraph(_rec: Recommender, key: str, history: History, track: str, max_nodes: int,
+                     genre_weight: float | None = None, focus: bool = False) -> dict[str, Any]:
+    return _rec.attention_subgraph_for_history(list(history), track, max_nodes=max_nodes, genre_weight=genre_weight,
+                                               focus=focus)

@@ -1,10 +1,14 @@
-"""Shareable view state: the model, user, track, k, genre weight and genres live in session state AND in the URL.
+"""Shareable view state: the model, user, track, k, genre weight, genres and history edits live in session state
+AND in the URL.
 
 The router calls `read_url()` once per run: a query parameter that differs from what the app last wrote (a deep
 link, an edited URL) is parsed, validated and applied; a bad one becomes a friendly warning and the default
 stays. Pages read and write values with `get` / `put`, and `publish(page)` writes the page's values back to the
 URL, so the address bar always holds a link that reproduces the view. Widget keys are never the source of truth
 (Streamlit forgets them on pages where the widget is absent); the `view.*` keys are.
+
+A what-if edit of a listener's history is two compact lists, ``?user=u0001&add=t1,t2&drop=t3``; it belongs to the
+listener in ``view.edit_user`` (the history editor clears it when another listener is chosen).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import streamlit as st
 
@@ -22,16 +27,18 @@ from recsys import ConfigError, check_genre_weight
 MAX_K = 100
 DEFAULT_K = 10
 ADAPTIVE = "adaptive"
-MAX_ID_LENGTH = 200
 MAX_GENRES = 20
+MAX_EDITS = 500  # songs one link may add, drop or start from
+STARTS = ("genres", "songs", "upload")  # how a new listener starts
+EDIT_PARAMS = ("add", "drop")
 
 
 def parse_id(raw: str) -> str:
-    """A user or track ID: non-empty printable text (whether it exists is checked against the model later)."""
-    text = raw.strip()
-    if not text or len(text) > MAX_ID_LENGTH or not text.isprintable():
-        raise ValueError(f"an ID is printable text of 1 to {MAX_ID_LENGTH} characters")
-    return text
+    """A user or track ID exactly as written: real IDs contain any text (long, non-printable), so the only rule here
+    is "not blank"; whether it exists is checked against the model, and it is escaped wherever it is shown."""
+    if not raw.strip():
+        raise ValueError("an ID must not be empty")
+    return raw
 
 
 def parse_k(raw: str) -> int:
@@ -62,10 +69,30 @@ def format_genre_weight(value: float | None) -> str:
 
 def parse_genres(raw: str) -> tuple[str, ...]:
     """Comma-separated genre names (checked against the dataset's genres by the page)."""
-    names = tuple(dict.fromkeys(parse_id(part) for part in raw.split(",") if part.strip()))
+    names = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
     if not names or len(names) > MAX_GENRES:
         raise ValueError(f"genres must list 1 to {MAX_GENRES} genre names separated by commas")
     return names
+
+
+def parse_ids(raw: str) -> tuple[str, ...]:
+    """Comma-separated track IDs (``%2C`` for a comma and ``%25`` for a percent sign inside an ID), in order."""
+    ids = tuple(dict.fromkeys(unquote(part) for part in raw.split(",") if part.strip()))
+    if len(ids) > MAX_EDITS:
+        raise ValueError(f"a link lists at most {MAX_EDITS} songs")
+    return ids
+
+
+def format_ids(ids: tuple[str, ...]) -> str:
+    """The compact form `parse_ids` reads back: only ``%`` and ``,`` are escaped, so plain IDs stay readable."""
+    return ",".join(i.replace("%", "%25").replace(",", "%2C") for i in ids)
+
+
+def parse_start(raw: str) -> str:
+    text = raw.strip().lower()
+    if text not in STARTS:
+        raise ValueError(f"start must be one of {', '.join(STARTS)}")
+    return text
 
 
 def parse_model(raw: str) -> str:
@@ -92,15 +119,19 @@ PARAMS: dict[str, Param] = {
     "k": Param(parse_k, str, DEFAULT_K),
     "genre_weight": Param(parse_genre_weight, format_genre_weight),
     "genres": Param(parse_genres, ",".join, ()),
+    "add": Param(parse_ids, format_ids, ()),
+    "drop": Param(parse_ids, format_ids, ()),
+    "songs": Param(parse_ids, format_ids, ()),
+    "start": Param(parse_start, str),
 }
 
 # The values each page shows in its URL (by the page's url_path); "model" is added whenever one is chosen.
 PAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "overview": (),
-    "recommendations": ("user", "k", "genre_weight"),
-    "explanation": ("user", "track", "genre_weight"),
+    "recommendations": ("user", "k", "genre_weight", *EDIT_PARAMS),
+    "explanation": ("user", "track", "genre_weight", *EDIT_PARAMS),
     "compare": ("user", "k"),
-    "cold_start": ("genres", "k"),
+    "cold_start": ("start", "genres", "songs", "k"),
     "explore": ("track",),
 }
 
@@ -117,19 +148,31 @@ def put(name: str, value: Any) -> None:
 def read_url() -> list[str]:
     """Apply query parameters that changed since the app last wrote them; returns warnings for invalid ones."""
     seen: dict[str, str] = st.session_state.setdefault("_url_seen", {})
-    warnings = []
+    warnings, changed = [], set()
     for name, param in PARAMS.items():
         raw = st.query_params.get(name)
         if raw is None or seen.get(name) == raw:
             continue
         seen[name] = raw
+        changed.add(name)
         try:
             put(name, param.parse(raw))
         except ValueError as exc:
             default = "the default" if param.default in (None, ()) else f"{param.default}"
             warnings.append(f"Ignored the link's {md(name)}={md(shorten(raw, 60))}: {md(exc)}. Using {md(default)} "
                             "instead.")
+    _adopt_edits(changed)
     return warnings
+
+
+def _adopt_edits(changed: set[str]) -> None:
+    """A link's history edit belongs to the link's listener; a link to another listener without one clears it."""
+    if "user" in changed:
+        for name in EDIT_PARAMS:
+            if name not in st.query_params:
+                put(name, ())
+    if changed & {"user", *EDIT_PARAMS}:
+        st.session_state["view.edit_user"] = get("user")
 
 
 def publish(page: str) -> None:

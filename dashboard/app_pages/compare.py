@@ -15,9 +15,6 @@ from dashboard.components.text import esc, md, plural
 if TYPE_CHECKING:  # importing recsys.Recommender imports torch (seconds): only when loading a model
     from recsys import Recommender
 
-LABELS = {"popularity": "Popularity", "bprmf": "BPR-MF", "lightgcn": "LightGCN", "ease": "EASE",
-          "lightgcn+ease": "LightGCN + EASE", "bprmf+ease": "BPR-MF + EASE",
-          "enhanced_noattn": "Enhanced GAT, attention off"}
 MAX_PER_ROW = 3  # three lists of title and artist fit beside the sidebar at 1440 px
 HOW_TO_READ = """
 - One list per model for the same listener: the loaded checkpoint, every other checkpoint in the folder that works
@@ -54,7 +51,7 @@ def baseline_lists(rec: Recommender, user: str, k: int) -> dict[str, pd.DataFram
     lists: dict[str, pd.DataFrame] = {}
     with errors.boundary("the stored baselines"):
         for name in rec.baseline_names():
-            lists[LABELS.get(name, name)] = rec.recommend_baseline(name, user, k)
+            lists[theme.BASELINE_LABELS.get(name, name)] = rec.recommend_baseline(name, user, k)
     return lists
 
 
@@ -70,10 +67,12 @@ def side_by_side(lists: dict[str, pd.DataFrame]) -> None:
             shared = [sum(t in s for s in others) for t in frame["track_id"]]
             column.html(f"<b><span style='color:{colors[name]}'>●</span> {esc(name)}</b>")
             column.dataframe(frame.assign(shared=shared)[["rank", "title", "artist", "shared"]], hide_index=True,
-                             width="stretch", column_config={
-                                 "rank": st.column_config.NumberColumn("#", width=36),
+                             width="stretch", column_config={  # widths that fit a third of the page at 1440 px
+                                 "rank": st.column_config.NumberColumn("#", width=32),
+                                 "title": st.column_config.TextColumn("title", width=140),
+                                 "artist": st.column_config.TextColumn("artist", width=90),
                                  "shared": st.column_config.NumberColumn(
-                                     "shared", width=60, help="How many of the other lists also hold this song")})
+                                     "shared", width=56, help="How many of the other lists also hold this song")})
 
 
 st.title("Compare models")

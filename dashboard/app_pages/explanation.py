@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import resources, state
-from dashboard.components import charts, controls, network, tables, theme
+from dashboard.components import charts, controls, history_editor, network, tables, theme
 from dashboard.components.text import md, plural
 
 if TYPE_CHECKING:  # importing recsys.Recommender imports torch (seconds): only when loading a model
@@ -37,7 +37,7 @@ HOW_TO_READ = """
 
 def choose_track(rec: Recommender, user: str, setting: float | None) -> str:
     """A track from the listener's top list (or the one in the link, when the model knows it)."""
-    frame = rec.recommend(user, max(state.get("k"), 10), genre_weight=setting)
+    frame = history_editor.recommend(rec, loaded.key, user, max(state.get("k"), 10), setting)
     labels = {r.track_id: f"#{r.rank} {r.title} · {r.artist}" for r in frame.itertuples()}
     track = state.get("track")
     if track is not None and track not in labels:
@@ -112,7 +112,7 @@ def graph_section(rec: Recommender, key: str, user: str, track: str, setting: fl
     max_nodes = nodes_col.slider("Nodes", 8, 40, network.DEFAULT_NODES, step=1, key="w.max_nodes",
                                  help="The strongest neighbours are kept; above about 20 the labels get crowded")
     focus = focus_col.toggle("Focus", key="w.focus", help="Only the strongest paths from the listener to the song")
-    graph = resources.subgraph(rec, key, user, track, max_nodes, setting, focus)
+    graph = history_editor.subgraph(rec, key, user, track, max_nodes, genre_weight=setting, focus=focus)
     page = network.attention_graph_html(graph)
     st.caption(f"{plural(len(graph['nodes']), 'node')}, {plural(len(graph['edges']), 'edge')}"
                + (" · focus: top paths only" if focus else ""))
@@ -144,19 +144,20 @@ caps = rec.capabilities
 with st.expander("How to read this page", icon=":material/help:"):
     st.markdown(HOW_TO_READ)
 user = controls.user_picker(rec)
+history_editor.editor(rec, loaded.key, user)
 with st.container(border=True):
     song_col, weight_col = st.columns([3, 2], vertical_alignment="bottom", gap="large")
     setting = None
     if caps["genre"]:
         with weight_col:
-            adaptive = resources.profile(rec, loaded.key, user)["adaptive_genre_weight"]
+            adaptive = history_editor.profile(rec, loaded.key, user)["adaptive_genre_weight"]
             setting = controls.genre_weight_control(adaptive, stacked=True)
     else:
         weight_col.caption("This model has no genre part, so there is no genre weight to set.")
     with song_col:
         track = choose_track(rec, user, setting)
 
-explanation = resources.explanation(rec, loaded.key, user, track, setting)
+explanation = history_editor.explanation(rec, loaded.key, user, track, setting)
 st.info(md(explanation["sentence"]), icon=":material/lightbulb:")
 score_cells(explanation, caps["genre"])
 
@@ -193,13 +194,13 @@ with artist_col:
         attention_tables(explanation["attention"])
 
 st.subheader("What if they had not played…", anchor=False)
-wanted = (loaded.key, user, track, setting)
+wanted = (loaded.key, user, track, setting, history_editor.edited_history(rec, loaded.key, user))
 if st.button("Run the what-if analysis", icon=":material/science:", key="w.whatif",
              help="Re-runs the model without each history song (up to 40 times): 1-3 s"):
     st.session_state["_whatif"] = wanted
 if st.session_state.get("_whatif") == wanted:
     with st.spinner("Re-running the model without each history song…", show_time=True):
-        explanation = resources.explanation(rec, loaded.key, user, track, setting, counterfactual=True)
+        explanation = history_editor.explanation(rec, loaded.key, user, track, setting, counterfactual=True)
     whatif = explanation["counterfactual"]
     if whatif["items"]:
         st.plotly_chart(charts.counterfactual_bars(whatif["items"]), key="whatif", config=charts.CONFIG)

@@ -83,7 +83,7 @@ loaded = resources.current()
 rec = loaded.rec
 card, summary = rec.model_card(), rec.dataset_summary()
 st.caption(f"{md(architecture(card))} — checkpoint {md(Path(card['checkpoint']).name)} on "
-           f"{md(card['dataset']['resolved_path'])}")
+           f"{md(resources.shown(Path(card['dataset']['resolved_path'])))}")
 with st.expander("How to read this page", icon=":material/help:"):
     st.markdown(HOW_TO_READ)
 

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import resources, state
-from dashboard.components import charts, controls, errors, tables, theme
+from dashboard.components import charts, controls, errors, history_editor, tables, theme
 from dashboard.components.text import md, plural
 from recsys import RecsysError
 
@@ -118,13 +118,14 @@ def ranked_list(rec: Recommender, key: str, user: str, k: int, adaptive: float, 
         genre_part = rec.capabilities["genre"]
         setting = controls.genre_weight_control(adaptive) if genre_part else None
         half_life = recent_taste() if genre_part else None
-        frame = rec.recommend(user, k, genre_weight=setting, half_life_days=half_life)
+        frame = history_editor.recommend(rec, key, user, k, setting, half_life)
         if frame.attrs.get("strategy", "personalised") != "personalised":
             st.info(f"Strategy: {md(frame.attrs['strategy'])}.", icon=":material/info:")
         if frame.attrs.get("note"):
             st.caption(md(frame.attrs["note"]))
         used = float(frame["genre_weight"].iat[0]) if len(frame) else 0.0
-        before, before_setting = remember((key, user, k, half_life), setting, list(frame["track_id"]))
+        before, before_setting = remember((key, user, k, half_life, history_editor.edited_history(rec, key, user)),
+                                          setting, list(frame["track_id"]))
         moves = tables.rank_moves(list(frame["track_id"]), before)
         if genre_part:
             summary = f"Genre weight **{describe(setting, used)}**"
@@ -159,7 +160,8 @@ rec = loaded.rec
 with st.expander("How to read this page", icon=":material/help:"):
     st.markdown(HOW_TO_READ)
 user = controls.user_picker(rec)
-profile = resources.profile(rec, loaded.key, user)
+history_editor.editor(rec, loaded.key, user)
+profile = history_editor.profile(rec, loaded.key, user)
 palette = theme.genre_colors(rec.genres())
 profile_card(rec, profile, palette, rec.capabilities["adaptive_weight"])
 drift_section(rec, loaded.key, user, palette)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from dashboard import state
+from dashboard.components.labels import visible
 from dashboard.components.text import clause, md, plural
 from recsys import UnknownIdError
 
@@ -36,7 +37,8 @@ def current_user(rec: Recommender) -> str:
             rec.user_index(user)
             return str(user)
         except UnknownIdError as exc:
-            st.warning(f"{md(clause(exc))}. Showing the most active listener instead.", icon=":material/person_off:")
+            st.warning(f"{md(visible(clause(exc), 300))}. Showing the most active listener instead.",
+                       icon=":material/person_off:")
     user = default_user(rec)
     state.put("user", user)
     return user
@@ -59,12 +61,12 @@ def user_picker(rec: Recommender) -> str:
     query = search.text_input("Find a listener", key="w.user_query", placeholder="name or ID",
                               help="Type part of a name or ID; the list shows the most active matches.")
     matches = rec.search_users(query, limit=USER_MATCHES)
-    labels = {str(r.user_id): f"{r.name} · {r.user_id} · {plural(r.interactions, 'song')}"
+    labels = {str(r.user_id): f"{visible(r.name)} · {visible(r.user_id)} · {plural(r.interactions, 'song')}"
               for r in matches.itertuples()}
     if user not in labels:
         exact = rec.search_users(user, limit=USER_MATCHES)
         row = exact[exact["user_id"] == user]
-        labels = {user: (f"{row['name'].iat[0]} · {user}" if len(row) else user), **labels}
+        labels = {user: (f"{visible(row['name'].iat[0])} · {visible(user)}" if len(row) else visible(user)), **labels}
     st.session_state["w.user"] = user
     pick.selectbox("Listener", list(labels), format_func=labels.get, key="w.user", on_change=_pick_user,
                    args=("w.user",), help=f"{plural(len(matches), 'match', 'matches')} shown" if query else None)
@@ -117,7 +119,7 @@ def track_label(rec: Recommender, track: str, fallback: str) -> str | None:
     try:
         rec.track_index(track)
     except UnknownIdError as exc:
-        st.warning(f"{md(clause(exc))}. {fallback}", icon=":material/music_off:")
+        st.warning(f"{md(visible(clause(exc), 300))}. {fallback}", icon=":material/music_off:")
         return None
     found = rec.search_tracks(track, limit=USER_MATCHES)
     row = found[found["track_id"] == track]

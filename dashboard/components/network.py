@@ -115,12 +115,16 @@ _SHAPES = {  # legend glyphs drawn like vis.js draws the node shapes
 }
 
 
-def legend_html() -> str:
-    """The key above the drawing (never over it): node shapes and colours as drawn, edge colours, what widths mean."""
+def legend_html(roles: set[str] | None = None, relations: set[str] | None = None) -> str:
+    """The key above the drawing (never over it): node shapes and colours as drawn, edge colours, what widths mean;
+    only the roles and relations given (those in the drawing), or all of them."""
     nodes = "".join(f'<span><svg width="14" height="14" fill="{NODE_COLORS[role]}">{_SHAPES[NODE_SHAPES[role]]}'
-                    f"</svg>{esc(label)}</span>" for role, label in NODE_LABELS.items())
+                    f"</svg>{esc(label)}</span>" for role, label in NODE_LABELS.items()
+                    if roles is None or role in roles)
     edges = "".join(f'<span><svg width="22" height="8"><line x1="0" y1="4" x2="22" y2="4" stroke="{color}" '
-                    f'stroke-width="3"/></svg>{esc(label)}</span>' for color, label in EDGE_KEY.values())
+                    f'stroke-width="3"/></svg>{esc(label)}</span>' for relation, (color, label) in EDGE_KEY.items()
+                    if relations is None or relation in relations or (relation == "has_genre" and "prefers" in
+                                                                      relations))
     return (f'<div id="legend">{nodes}{edges}<span class="note">width = weight · dashed = negative · '
             "hover for names and numbers</span></div>")
 
@@ -137,7 +141,7 @@ def attention_graph_html(subgraph: Mapping[str, Any], height: int = 560) -> str:
     """A self-contained HTML page drawing the subgraph: colour and shape by node type, width by weight."""
     net = Network(height=f"{height}px", width="100%", directed=True, bgcolor=BACKGROUND, cdn_resources="in_line")
     for node in subgraph["nodes"]:
-        role = node["role"] if node["role"] == "candidate" else node["type"]
+        role = _role(node)
         anchor = ANCHORS.get(role)  # listener left, candidate right, the evidence settles between and around
         net.add_node(node["id"], label=shorten(node["label"], 28), title=esc(node.get("title") or node["label"]),
                      color=NODE_COLORS.get(role, "#9CA3AF"), shape=NODE_SHAPES.get(role, "dot"),
@@ -150,13 +154,19 @@ def attention_graph_html(subgraph: Mapping[str, Any], height: int = 560) -> str:
                             "opacity": 0.9 if edge["relation"] in MAIN_RELATIONS else 0.35},
                      title=esc(f"{edge.get('title') or edge['relation']}\nweight {weight:.3f}"))
     net.set_options(json.dumps(OPTIONS))
-    return make_offline(net.generate_html(notebook=False))
+    legend = legend_html({_role(n) for n in subgraph["nodes"]}, {e["relation"] for e in subgraph["edges"]})
+    return make_offline(net.generate_html(notebook=False), legend)
 
 
-def make_offline(page: str) -> str:
+def _role(node: Mapping[str, Any]) -> str:
+    """How a node is drawn: the recommended song has its own role; every other node is drawn by its type."""
+    return node["role"] if node["role"] == "candidate" else node["type"]
+
+
+def make_offline(page: str, legend: str) -> str:
     """Strip CDN tags (and commented-out ones), add the style, legend, text titles and the settle script."""
     page = _COMMENTED_TAGS.sub("", _EXTERNAL_TAG.sub("", page))
     page = page.replace("</head>", _STYLE + "</head>", 1)
-    page = page.replace('<div id="mynetwork"', legend_html() + '<div id="mynetwork"', 1)
+    page = page.replace('<div id="mynetwork"', legend + '<div id="mynetwork"', 1)
     page = page.replace("network = new vis.Network(", _TITLES_AS_TEXT + "  network = new vis.Network(", 1)
     return page.replace("return network;", _SETTLE + "  return network;", 1)

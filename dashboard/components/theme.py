@@ -30,9 +30,14 @@ PART_COLORS: dict[str, str] = {"embedding": "#38BDF8", "item_item": "#34D399", "
 # Short names of the score's parts (the service's `parts` names), for metric cells and chart axes.
 PART_LABELS: dict[str, str] = {"graph": "Graph embedding", "history": "Listening history", "genre": "Genre match"}
 
+# Display names of the stored baselines (`X.baselines.json` names); unknown names are shown as they are.
+BASELINE_LABELS: dict[str, str] = {"popularity": "Popularity", "bprmf": "BPR-MF", "lightgcn": "LightGCN",
+                                   "ease": "EASE", "als": "ALS", "lightgcn+ease": "LightGCN + EASE",
+                                   "bprmf+ease": "BPR-MF + EASE", "enhanced_noattn": "Enhanced GAT, attention off"}
+
 # Models on the compare page and in evaluation charts; unknown names get colours from the tail of the list.
 MODEL_COLORS: dict[str, str] = {"enhanced_gat": "#F472B6", "basic_gat": "#F5A524", "popularity": "#94A3B8",
-                                "bprmf": "#38BDF8", "lightgcn": "#34D399", "ease": "#A78BFA"}
+                                "bprmf": "#38BDF8", "lightgcn": "#34D399", "ease": "#A78BFA", "als": "#FB923C"}
 _EXTRA = ["#FB923C", "#22D3EE", "#E879F9", "#A3E635", "#FACC15", "#60A5FA", "#F87171", "#2DD4BF"]
 
 # Genre colours: hues spread by the golden angle, medium lightness so both bars on the dark background and the

@@ -49,10 +49,10 @@ class ALS(Baseline):
         shape = (graph["user"].num_nodes, graph["song"].num_nodes)
         matrix = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, songs)), shape=shape)
         matrix.data[:] = 1.0
-        model = AlternatingLeastSquares(factors=self.factors, regularization=self.regularization, alpha=self.alpha,
-                                        iterations=1, random_state=config.seed)
         started, done = time.perf_counter(), 0
         with threadpool_limits(1, "blas"):  # implicit runs its own threads; BLAS threads under them fight (its advice)
+            model = AlternatingLeastSquares(factors=self.factors, regularization=self.regularization,
+                                            alpha=self.alpha, iterations=1, random_state=config.seed)
             while done < self.iterations:
                 model.fit(matrix, show_progress=False)  # one more sweep from the current factors
                 done += 1

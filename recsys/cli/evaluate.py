@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("evaluate needs --checkpoint CKPT or --data DIR (with --models to train GATs here)")
     if args.store_baselines and not args.checkpoint:
         raise ConfigError("--store-baselines writes beside a checkpoint: pass --checkpoint CKPT")
+    if args.store_baselines:
+        checked_output(str(baselines_path(args.checkpoint[0])), "json", args.force, "--store-baselines")
     reuse = _read_report(Path(args.reuse)) if args.reuse else None
     log = (lambda _: None) if args.quiet else print
     trained, split_rule = [], None

@@ -295,8 +295,8 @@ class EnhancedGATRecommender(GATRecommender):
 
     Config fields used beyond `GATRecommender`'s: use_genres (genre nodes and the genre term, when the data
     has genres), genre_weight (base weight of the genre term; ``None`` at serving time means adaptive per user),
-    item_item (the EASE term, fitted after training; skipped above item_item_max_songs songs), item_item_topk
-    (neighbours kept per song; None: a dense songs x songs matrix).
+    item_item (the EASE term, fitted after training: exact up to item_item_max_songs songs, neighbourhood EASE
+    above), item_item_topk (None: chosen by size; K: neighbourhood EASE with K neighbours per song).
     """
 
     node_types = ("user", "song", "artist", "genre")
@@ -304,8 +304,8 @@ class EnhancedGATRecommender(GATRecommender):
     def __init__(self, config: ModelConfig, num_nodes: dict[str, int]) -> None:
         super().__init__(config, num_nodes)
         self.genre_weight = config.genre_weight
-        if config.item_item and self.num_nodes["song"] <= config.item_item_max_songs:
-            self.item_item = ItemItemTerm(self.num_nodes["song"], config.item_item_topk)
+        if config.item_item:  # exact EASE up to item_item_max_songs songs, neighbourhood EASE above
+            self.item_item = ItemItemTerm(self.num_nodes["song"], config.item_item_topk, config.item_item_max_songs)
         self.register_buffer("item_item_beta", torch.tensor(0.0))  # set by calibration with the fitted term
 
     def _uses_genre_nodes(self) -> bool:

@@ -215,6 +215,7 @@ class ItemItemTerm(nn.Module):
         self.lam: float | None = None
         self.matrix: Tensor | None = None  # B [songs, songs], sparse CSR (dense for a legacy checkpoint)
         self.legacy = False  # loaded from a checkpoint that stored only lambda: refit as it was then (dense EASE)
+        self._b: tuple[Tensor, sp.csr_matrix] | None = None  # (matrix, its scipy copy) for `scores`
 
     @property
     def fitted(self) -> bool:
@@ -246,19 +247,26 @@ class ItemItemTerm(nn.Module):
     def scores(self, history: Tensor) -> Tensor:
         """history: dense [B, songs] weights (0/1) -> scores [B, songs] = history @ B.
 
-        Adds the B rows of each history song into the output: work proportional to history x row length, not
-        to songs^2 (a dense product over a dense B is impossible at a million songs).
+        A sparse history times the sparse B: work proportional to history x row length, not to songs^2 (a dense
+        B is impossible at a million songs). Measured at 5,000 songs (256 weights per song), 1,000 users:
+        0.23 s CPU against 0.33 s for the old dense product and 2.87 s for adding B's rows with index_add.
         """
         assert self.matrix is not None, "item-item term not fitted"
         if self.matrix.layout == torch.strided:  # legacy dense B
             return history.to_sparse_csr() @ self.matrix
-        batch, items = history.nonzero(as_tuple=True)
-        weight = history[batch, items].float()
-        col, val = self.matrix.col_indices(), self.matrix.values()
-        which, positions = row_positions(self.matrix, items)
-        out = torch.zeros(history.size(0) * self.num_songs)
-        out.index_add_(0, batch[which] * self.num_songs + col[positions], weight[which] * val[positions])
-        return out.view(history.size(0), self.num_songs).to(history.device)
+        rows, items = history.nonzero(as_tuple=True)
+        weights = history[rows, items].double().cpu().numpy()
+        h = sp.csr_matrix((weights, (rows.cpu().numpy(), items.cpu().numpy())), shape=tuple(history.shape))
+        out = (h @ self._scipy()).toarray().astype(np.float32)
+        return torch.from_numpy(out).to(history.device)
+
+    def _scipy(self) -> sp.csr_matrix:
+        """B as a scipy CSR matrix (cached): scipy's sparse x sparse product is the fastest measured here."""
+        if self._b is None or self._b[0] is not self.matrix:
+            b = sp.csr_matrix((self.matrix.values().double().numpy(), self.matrix.col_indices().numpy(),
+                               self.matrix.crow_indices().numpy()), shape=(self.num_songs, self.num_songs))
+            self._b = (self.matrix, b)
+        return self._b[1]
 
     def contributions(self, history_songs: Tensor, song: int) -> tuple[Tensor, Tensor]:
         """(history songs, weights) that sum to this song's item-item score for a user with that history."""

@@ -150,6 +150,7 @@ def _weights_problem(state_dict: dict[str, Any], model: dict[str, Any], num_node
     if min(dim, hidden, layers) < 1:
         return "embedding_dim, hidden_dim and num_layers must be positive"
     if tables > stored or hidden > stored or layers > len(state_dict):
-        return (f"its config asks for {tables:,} embedding values ({dim} dims), hidden_dim {hidden} and "
-                f"{layers} layer(s), more than the {stored:,} weights in {len(state_dict)} tensors it stores")
+        return (f"weights do not fit the model they claim to be: its config asks for {tables:,} embedding values "
+                f"({dim} dims), hidden_dim {hidden} and {layers} layer(s), more than the {stored:,} weights in "
+                f"{len(state_dict)} tensors it stores")
     return None

@@ -42,14 +42,15 @@ def test_genre_weight_round_trips_through_the_url():
         assert state.parse_genre_weight(state.format_genre_weight(value)) == value
 
 
-@pytest.mark.parametrize("raw", ["", "   ", "x" * 201, "a\nb", "\x00"])
-def test_parse_id_rejects_unprintable_or_empty(raw):
+@pytest.mark.parametrize("raw", ["", "   ", "\n"])
+def test_parse_id_rejects_blank_ids(raw):
     with pytest.raises(ValueError):
         state.parse_id(raw)
 
 
-def test_parse_id_keeps_odd_but_printable_ids_for_the_model_to_judge():
-    assert state.parse_id(" <script> ") == "<script>"  # the page reports it as an unknown user, escaped
+@pytest.mark.parametrize("raw", [" <script> ", "x" * 5000, "a\nb", "\x00", "u\u202e1"])
+def test_parse_id_keeps_any_other_text_for_the_model_to_judge(raw):
+    assert state.parse_id(raw) == raw  # real IDs can be long or non-printable; unknown ones are reported, escaped
 
 
 @pytest.mark.parametrize("raw", ["../etc/passwd.pt", "/abs/default.pt", "default", ".hidden.pt", "a/b.pt"])

@@ -55,7 +55,8 @@ def test_empty_checkpoint_folder_says_how_to_train(app_factory, tmp_path):
     assert any("python -m recsys train" in e for e in texts(at, "error"))
 
 
-def test_dataset_folder_that_is_missing_or_disappears(app_factory, small_data, tmp_path):
+def test_dataset_folder_that_is_missing_or_disappears(app_factory, small_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_DATA_ROOTS", str(tmp_path))  # only folders under a dataset root are served
     at = app_factory("overview")
     at.text_input(key="w.data").set_value(str(tmp_path / "nowhere")).run()
     assert not at.exception

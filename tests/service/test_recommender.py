@@ -52,7 +52,7 @@ def _oracle(rec, user: str, track: str, weight: float) -> dict[str, float]:
     embedding = float(z.user_emb[u] @ z.song_emb[s]) / scale
     matrix = rec.model.item_item.matrix
     dense = matrix.to_dense() if matrix.layout != torch.strided else matrix
-    item_item = rec.model.item_item_weight * float(dense[s, history].sum()) / scale
+    item_item = rec.model.item_item_weight * float(dense[history, s].sum()) / scale  # B[i, j]: i played predicts j
     prefers, mix = rec.graph[PREFERS], rec.graph[SONG_GENRE]
     mine = torch.zeros(len(rec.maps.genre)).index_put_((prefers.edge_index[1][prefers.edge_index[0] == u],),
                                                        prefers.edge_weight[prefers.edge_index[0] == u])
