@@ -1,4 +1,9 @@
-"""Explorer dashboard: `streamlit run dashboard/app.py` (from the repository root). Router + shared sidebar only."""
+"""Explorer dashboard: `streamlit run dashboard/app.py` (from the repository root). Router + shared sidebar only.
+
+`streamlit run` finds `app = st.App(...)` at the bottom and serves this file through it, so the default model
+starts loading when the server starts (`resources.preload_on_start`), not when the first visitor arrives. Every
+session's script run (and AppTest) executes the file as ``__main__``: the router.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from dashboard import resources, state  # noqa: E402
 from dashboard.components import errors, theme  # noqa: E402
 from dashboard.components.text import md  # noqa: E402
 
+APP_TITLE = "GAT Music Recommender"
 PAGES = {
     "Explore": [
         st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview",
@@ -71,12 +77,20 @@ def sidebar_status() -> None:
         st.sidebar.caption(f":material/{'check_circle' if ok else 'error'}: {md(text)}")
 
 
-st.set_page_config(page_title="GAT Music Recommender", page_icon=theme.favicon(), layout="wide")
-page = st.navigation(PAGES)
-for warning in state.read_url():
-    st.warning(warning, icon=":material/link_off:")
-sidebar()
-with errors.boundary(f"the {page.title} page"):
-    page.run()
-state.publish(page.url_path or "overview")
-sidebar_status()
+def main() -> None:
+    """One script run: route, draw the sidebar and the page (inside the error boundary), publish the link."""
+    page = st.navigation(PAGES)
+    st.set_page_config(page_title=f"{page.title} · {APP_TITLE}", page_icon=theme.favicon(), layout="wide")
+    for warning in state.read_url():
+        st.warning(warning, icon=":material/link_off:")
+    sidebar()
+    with errors.boundary(f"the {page.title} page"):
+        page.run()
+    state.publish(page.url_path or "overview")
+    sidebar_status()
+
+
+if __name__ == "__main__":
+    main()
+else:  # imported by `streamlit run` (it found this assignment): serve the file, loading the model at start-up
+    app = st.App(__file__, lifespan=resources.preload_on_start)

@@ -12,15 +12,20 @@ import gc
 import json
 import logging
 import os
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
+from streamlit.logger import get_logger
 
 from dashboard import state
 from dashboard.components.errors import DashboardError
-from recsys.errors import CheckpointError, RecsysError
+from recsys import CheckpointError, RecsysError
 
 if TYPE_CHECKING:  # importing recsys.Recommender imports torch (seconds): only when loading a model
     from recsys import Recommender
@@ -112,6 +117,37 @@ def load(checkpoint: Path, data: str | Path | None = None) -> Loaded:
     return loaded
 
 
+def preload() -> None:
+    """Load the default model and import the pages' libraries, so the first visitor finds them ready.
+
+    Runs in a background thread while the server starts; a page asking for the same model meanwhile waits on
+    the cache's per-key lock instead of loading it twice. A failure is only logged: the page that needs the
+    model shows the error in its own words.
+    """
+    started = time.perf_counter()
+    # st.cache_resource warns once per call outside a script run; this thread is one on purpose
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
+    try:
+        from dashboard.components import charts, network  # noqa: F401  plotly and pyvis: ~1 s of imports
+
+        files = checkpoint_files()
+        if files:
+            load(files[0])
+    except Exception:
+        log.warning("preloading the default model failed", exc_info=True)
+        return
+    # Streamlit's logger prints to the server log at its default level (info): the browser test waits for this line
+    get_logger("dashboard.preload").info("preloaded %s in %.1f s", files[0].name if files else "no checkpoint",
+                                         time.perf_counter() - started)
+
+
+@asynccontextmanager
+async def preload_on_start(_app: Any) -> AsyncIterator[None]:
+    """The st.App lifespan: start `preload` in the background as the server starts (it answers meanwhile)."""
+    threading.Thread(target=preload, name="recsys-preload", daemon=True).start()
+    yield
+
+
 def selected_checkpoint() -> Path:
     """The checkpoint chosen in the sidebar (or the link), else default.pt, else the first one found."""
     files = checkpoint_files()
@@ -169,8 +205,23 @@ def profile(_rec: Recommender, key: str, user: str) -> dict[str, Any]:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def subgraph(_rec: Recommender, key: str, user: str, track: str, max_nodes: int) -> dict[str, Any]:
-    return _rec.attention_subgraph(user, track, max_nodes=max_nodes)
+def subgraph(_rec: Recommender, key: str, user: str, track: str, max_nodes: int, genre_weight: float | None = None,
+             focus: bool = False) -> dict[str, Any]:
+    return _rec.attention_subgraph(user, track, max_nodes=max_nodes, genre_weight=genre_weight, focus=focus)
+
+
+DRIFT_PERIODS = (("MS", "month"), ("W-MON", "week"))  # weeks when the plays span fewer than 3 months
+MIN_DRIFT_PERIODS = 3
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def drift(_rec: Recommender, key: str, user: str, rollup: bool):
+    """(period, genre, share) frame and the period's name: monthly, or weekly for a short history."""
+    for freq, name in DRIFT_PERIODS:
+        frame = _rec.genre_drift(user, freq=freq, rollup=rollup)
+        if frame["period"].nunique() >= MIN_DRIFT_PERIODS:
+            return frame, name
+    return frame, DRIFT_PERIODS[-1][1]
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

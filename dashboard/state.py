@@ -17,8 +17,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard.components.text import md, shorten
-from recsys.config import check_genre_weight
-from recsys.errors import ConfigError
+from recsys import ConfigError, check_genre_weight
 
 MAX_K = 100
 DEFAULT_K = 10

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # must precede torch's import; spin-waits cost 10x on shared CPUs
 
-__version__ = "0.1.0"
+from recsys.version import __version__
 
 if TYPE_CHECKING:
     from recsys.config import check_genre_weight

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import tomllib
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -130,6 +132,8 @@ def _merge(base: Any, raw: dict[str, Any], source: str) -> Any:
     names = {f.name: f for f in fields(base)}
     unknown = set(raw) - set(names)
     _check(not unknown, f"{source}: unknown key(s) {sorted(unknown)}; known: {sorted(names)}")
+    problem = field_type_problem(type(base), raw, source)
+    _check(problem is None, str(problem))
     return replace(base, **raw).validate()
 
 
@@ -148,3 +152,35 @@ def check_genre_weight(value: float | None) -> float | None:
         raise ConfigError(f"genre_weight must be a number in [0, 1] (got {value!r})") from None
     _check(math.isfinite(number) and 0.0 <= number <= 1.0, f"genre_weight must be in [0, 1] (got {value!r})")
     return number
+
+
+def _fits(value: object, hint: object) -> bool:
+    """Whether a plain value (as read from JSON, TOML or a checkpoint) fits a field's type hint."""
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        return any(_fits(value, arg) for arg in typing.get_args(hint))
+    if origin in (tuple, list):
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return isinstance(value, list | tuple) and (not args or all(_fits(v, args[0]) for v in value))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def field_type_problem(cls: type, values: dict[str, Any], source: str) -> str | None:
+    """The first key of `values` that `cls` (a config dataclass) lacks or whose value has the wrong type."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    for key, value in values.items():
+        if key not in names:
+            return f"{source} has the field {key!r}, which this version does not know"
+        if not _fits(value, hints[key]):
+            hint = hints[key].__name__ if isinstance(hints[key], type) else str(hints[key]).replace("typing.", "")
+            return f"{source}.{key} must be {hint} (got {type(value).__name__} {str(value)[:40]!r})"
+    return None

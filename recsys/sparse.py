@@ -58,13 +58,18 @@ def row_counts(matrix: Tensor) -> Tensor:
     return crow[1:] - crow[:-1]
 
 
-def dense_rows(matrix: Tensor, rows: Tensor) -> Tensor:
-    """Selected rows of a CSR matrix as a dense [len(rows), cols] tensor (vectorised gather)."""
+def row_positions(matrix: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
+    """(index into ``rows``, position in the CSR arrays) of every stored entry of the selected rows (vectorised)."""
     crow = matrix.crow_indices()
     starts, counts = crow[rows], crow[rows + 1] - crow[rows]
     which = torch.repeat_interleave(torch.arange(len(rows)), counts)
-    offsets = torch.arange(int(counts.sum())) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
-    positions = starts[which] + offsets
+    offsets = torch.arange(len(which)) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+    return which, starts[which] + offsets
+
+
+def dense_rows(matrix: Tensor, rows: Tensor) -> Tensor:
+    """Selected rows of a CSR matrix as a dense [len(rows), cols] tensor (vectorised gather)."""
+    which, positions = row_positions(matrix, rows)
     out = torch.zeros(len(rows), matrix.size(1), dtype=matrix.dtype)
     out[which, matrix.col_indices()[positions]] = matrix.values()[positions]
     return out

@@ -13,6 +13,22 @@ from dashboard.components import charts, report, theme
 from dashboard.components.text import md
 
 ARCHITECTURE_KEYS = ("num_layers", "heads", "embedding_dim", "attention", "use_genres", "item_item", "dropout")
+COUNTS = [  # (label, dataset_summary key, help)
+    ("Listeners", "users", "Users in the dataset"), ("Songs", "tracks", "Songs in the catalogue"),
+    ("Artists", "artists", "Artists of those songs"), ("Genres", "genres", "Genre names, parents included"),
+    ("Listening pairs", "interactions", "Distinct (listener, song) pairs: what the model learns from"),
+    ("Plays", "plays", "Total plays over all listening pairs"),
+]
+HOW_TO_READ = """
+- **Counts** describe the whole dataset; the model is trained on the training part of the listening pairs.
+- **Genres** shows how listening splits across genres (*plays*) or how many songs carry each (*songs*; a song
+  with two genres counts half for each). *Roll up* adds every sub-genre into its top-level genre.
+- **Model card**: what was trained, how big it is and how long training took on its machine.
+- **Training curve**: the loss should fall; validation NDCG@10 (held-out quality) should rise and flatten. Training
+  stopped at the best epoch.
+- **Held-out quality** and **Against the baselines**: ranking metrics on songs the model never saw; hover a column
+  header for what it measures. Higher is better for every metric except training time.
+"""
 
 
 def architecture(card: dict[str, Any]) -> str:
@@ -24,64 +40,79 @@ def architecture(card: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-st.title("Overview")
-loaded = resources.current()
-rec = loaded.rec
-card, summary = rec.model_card(), rec.dataset_summary()
-st.caption(f"{md(architecture(card))} — checkpoint {md(Path(card['checkpoint']).name)} on "
-           f"{md(card['dataset']['resolved_path'])}")
-
-counts = st.columns(6)
-for column, (label, key) in zip(counts, [("Listeners", "users"), ("Songs", "tracks"), ("Artists", "artists"),
-                                         ("Genres", "genres"), ("Listening pairs", "interactions"),
-                                         ("Plays", "plays")], strict=True):
-    column.metric(label, f"{summary.get(key, 0):,}", border=True)
-
-genres_col, card_col = st.columns([3, 2], gap="large")
-with genres_col:
-    st.subheader("Genres")
-    measure = st.segmented_control("Measure", ["plays", "songs"], default="plays", key="w.overview_measure",
-                                   label_visibility="collapsed") or "plays"
-    distribution = rec.genre_distribution()
+def genre_section(rec) -> None:
+    """The genre distribution, by plays or songs, optionally rolled up to top-level genres."""
+    st.subheader("Genres", anchor=False)
+    measure_col, rollup_col = st.columns([3, 2], vertical_alignment="center")
+    measure = measure_col.segmented_control("Measure", ["plays", "songs"], default="plays",
+                                            key="w.overview_measure", label_visibility="collapsed") or "plays"
+    rollup = rollup_col.toggle("Roll up to parent genres", key="w.overview_rollup",
+                               help="Add each sub-genre (e.g. Indie Rock) into its top-level genre (Rock)")
+    distribution = rec.genre_distribution(rollup=rollup)
     if distribution.empty:
         st.info(charts.NO_GENRES, icon=":material/label_off:")
-    else:
-        st.plotly_chart(charts.genre_bars(distribution, theme.genre_colors(rec.genres()), measure, top=15,
-                                          height=430), key="overview-genres")
-with card_col:
-    st.subheader("Model card")
+        return
+    st.plotly_chart(charts.genre_bars(distribution, theme.genre_colors(rec.genres()), measure, top=15, height=450),
+                    key="overview-genres", config=charts.CONFIG)
+
+
+def model_card_section(card: dict[str, Any]) -> None:
+    """Size, epochs, the one training time (the checkpoint's own run), settings and versions."""
+    st.subheader("Model card", anchor=False)
     training = card["training"]
     a, b, c = st.columns(3)
     a.metric("Parameters", f"{card['parameters'] / 1e6:.2f} M" if card["parameters"] >= 1e5 else
              f"{card['parameters']:,}", help=f"{card['parameters']:,} trainable parameters")
     b.metric("Epochs", f"{training.get('epochs', '?')}", help=f"best epoch {training.get('best_epoch', '?')}, "
              f"stopped by {training.get('stopped', '?')}")
-    c.metric("Training time", f"{training.get('seconds', 0):.0f} s")
+    seconds, source = report.training_seconds(card)
+    c.metric("Training time", report.seconds_text(seconds), help=f"Training of this checkpoint, {source}")
     rows = [(key.replace("_", " "), str(card["config"][key])) for key in ARCHITECTURE_KEYS if key in card["config"]]
-    rows += [("versions", ", ".join(f"{k} {v}" for k, v in card.get("versions", {}).items()))]
-    st.dataframe(pd.DataFrame(rows, columns=["setting", "value"]), hide_index=True, width="stretch",
-                 column_config={"setting": st.column_config.TextColumn(width="small")})
-    st.caption(f"Split: {md(card['dataset'].get('split_rule', '?'))} · data fingerprint "
-               f"{md(card['dataset'].get('fingerprint', '?'))}")
+    st.dataframe(pd.DataFrame(rows, columns=["setting", "value"]), hide_index=True, width="stretch")
+    versions = " · ".join(f"{md(k)} {md(v)}" for k, v in card.get("versions", {}).items())
+    st.caption(f"Split: {md(card['dataset'].get('split_rule', '?'))}  \nData fingerprint "
+               f"{md(card['dataset'].get('fingerprint', '?'))}  \nTrained with {versions or 'unknown versions'}")
     with st.expander("Full configuration (JSON)"):
         st.json({"model": card["config"], "training": training.get("config", {})}, expanded=False)
 
+
+st.title("Overview")
+st.markdown("The data and the model at a glance: what it learned from, how it was trained and how well it ranks "
+            "songs its listeners never heard in training.")
+loaded = resources.current()
+rec = loaded.rec
+card, summary = rec.model_card(), rec.dataset_summary()
+st.caption(f"{md(architecture(card))} — checkpoint {md(Path(card['checkpoint']).name)} on "
+           f"{md(card['dataset']['resolved_path'])}")
+with st.expander("How to read this page", icon=":material/help:"):
+    st.markdown(HOW_TO_READ)
+
+for column, (label, key, help_text) in zip(st.columns(3) + st.columns(3), COUNTS, strict=True):
+    column.metric(label, f"{int(summary.get(key, 0)):,}", border=True, help=help_text)
+
+genres_col, card_col = st.columns([3, 2], gap="large")
+with genres_col:
+    genre_section(rec)
+with card_col:
+    model_card_section(card)
+
 curve_col, quality_col = st.columns([3, 2], gap="large")
 with curve_col:
-    st.subheader("Training curve")
+    st.subheader("Training curve", anchor=False)
     if card["history"]:
-        st.plotly_chart(charts.training_curve(card["history"]), key="overview-curve")
+        st.plotly_chart(charts.training_curve(card["history"]), key="overview-curve", config=charts.CONFIG)
     else:
         st.info("This checkpoint has no per-epoch history.")
 with quality_col:
-    st.subheader("Held-out quality")
+    st.subheader("Held-out quality", anchor=False)
     metrics = report.checkpoint_metrics(card.get("metrics", {}))
-    if len(metrics.columns) > 1:
-        st.dataframe(metrics, hide_index=True, width="stretch",
-                     column_config={s: st.column_config.NumberColumn(s, format="%.4f") for s in ("valid", "test")})
-        st.caption("Full ranking of every unheard song, on the checkpoint's own split.")
+    if len(metrics):
+        st.dataframe(metrics, hide_index=True, width="stretch", column_config={
+            **report.metric_columns(width=None), "split": st.column_config.TextColumn("split", pinned=True)})
+        st.caption("Full ranking of every unheard song, on the checkpoint's own split; hover a metric for its "
+                   "meaning. Higher is better.")
     else:
         st.info("This checkpoint stores no evaluation metrics.")
 
-st.subheader("Against the baselines")
+st.subheader("Against the baselines", anchor=False)
 report.evaluation_section(Path(card["checkpoint"]))

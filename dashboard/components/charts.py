@@ -12,7 +12,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.components.text import esc, shorten
-from dashboard.components.theme import NO_GENRE_COLOR, PART_COLORS
+from dashboard.components.theme import NO_GENRE_COLOR, PART_COLORS, PART_LABELS
+
+# No hover toolbar: on a narrow screen it covered the chart, and the app's own downloads export the data.
+CONFIG = {"displayModeBar": False, "responsive": True}
+OTHER = "other genres"
+DRIFT_GENRES = 8  # genres drawn by name in the drift chart; the rest are summed as OTHER
 
 
 def _style(fig: go.Figure, height: int = 360, title: str | None = None) -> go.Figure:
@@ -32,13 +37,15 @@ NO_GENRES = ("This dataset has no genre files, so there is no genre distribution
 
 def genre_bars(frame: pd.DataFrame, colors: Mapping[str, str], value: str = "plays", top: int = 20,
                height: int = 420) -> go.Figure:
-    """Horizontal bars of one column (plays, songs or share) per genre, biggest on top."""
+    """Horizontal bars of one column (plays, songs or share) per genre, biggest on top; the title says when only
+    the top ``top`` of more genres are drawn."""
     data = frame.nlargest(top, value).iloc[::-1]
     fig = go.Figure(go.Bar(x=data[value], y=[_label(g) for g in data["genre"]], orientation="h",
                            marker_color=[colors.get(g, NO_GENRE_COLOR) for g in data["genre"]],
                            hovertemplate="%{y}: %{x:,.3~f}<extra></extra>"))
-    fig.update_xaxes(title=value)
-    return _style(fig, height)
+    fig.update_xaxes(title=value, tickformat=".0%" if value == "share" else "~s")
+    title = f"Top {len(data)} of {len(frame)} genres by {value}" if len(frame) > top else None
+    return _style(fig, height, title)
 
 
 def training_curve(history: Sequence[Mapping[str, Any]]) -> go.Figure:
@@ -53,7 +60,7 @@ def training_curve(history: Sequence[Mapping[str, Any]]) -> go.Figure:
                                  mode="lines+markers", line_color=PART_COLORS["total"]), secondary_y=True)
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title="loss", secondary_y=False)
-    fig.update_yaxes(title="NDCG@10", secondary_y=True, showgrid=False)
+    fig.update_yaxes(title="NDCG@10", secondary_y=True, showgrid=False, tickformat=".2f")
     return _style(fig, 320)
 
 
@@ -64,51 +71,88 @@ def metric_bars(models: Mapping[str, Mapping[str, Any]], metrics: Sequence[str],
     for name, values in models.items():
         fig.add_trace(go.Bar(name=_label(name), x=list(metrics), marker_color=colors.get(name),
                              y=[values.get(m) if isinstance(values.get(m), int | float) else None for m in metrics],
-                             hovertemplate="%{x}: %{y:.4f}<extra>%{fullData.name}</extra>"))
+                             hovertemplate="%{x}: %{y:.3f}<extra>%{fullData.name}</extra>"))
     fig.update_layout(barmode="group")
+    fig.update_yaxes(tickformat=".2f")
     return _style(fig, 340)
 
 
-def score_waterfall(explanation: Mapping[str, Any]) -> go.Figure:
-    """Graph embedding + item-item + genre match = score (the service's exact decomposition)."""
-    parts = [("Graph embedding", explanation["embedding_score"]),
-             ("Listening history (item-item)", explanation["item_item_score"]),
-             (f"Genre match (x{explanation['genre_weight']:.2f})", explanation["genre_score"])]
+PART_COLOR_KEYS = {"graph": "embedding", "history": "item_item", "genre": "genre"}
+
+
+def score_waterfall(parts: Sequence[Mapping[str, Any]], score: float) -> go.Figure:
+    """The model's own parts (only those it has) adding up to the score, each bar labelled with its share."""
     fig = go.Figure(go.Waterfall(
-        x=[p[0] for p in parts] + ["Score"], y=[p[1] for p in parts] + [explanation["score"]],
+        x=[PART_LABELS.get(p["name"], p["label"]) for p in parts] + ["Score"], y=[p["value"] for p in parts] + [score],
         measure=["relative"] * len(parts) + ["total"], textposition="outside",
-        text=[f"{v:+.3f}" for _, v in parts] + [f"{explanation['score']:.3f}"],
+        text=[f"{p['value']:+.2f} ({p['share']:.0%})" for p in parts] + [f"{score:.2f}"],
         increasing={"marker": {"color": PART_COLORS["item_item"]}},
         decreasing={"marker": {"color": PART_COLORS["negative"]}},
         totals={"marker": {"color": PART_COLORS["total"]}}, connector={"line": {"color": "#64748B"}}))
-    fig.update_yaxes(title="score")
+    fig.update_yaxes(title="score", tickformat=".1f")
     return _style(fig, 340)
 
 
+def genre_drift(frame: pd.DataFrame, colors: Mapping[str, str]) -> go.Figure:
+    """A listener's genre shares per month as stacked areas (the biggest genres by name, the rest as one)."""
+    totals = frame.groupby("genre")["share"].sum().sort_values(ascending=False)
+    named = set(totals.index[:DRIFT_GENRES])
+    data = (frame.assign(genre=frame["genre"].where(frame["genre"].isin(named), OTHER))
+            .groupby(["period", "genre"], as_index=False)["share"].sum())
+    order = [g for g in totals.index if g in named] + ([OTHER] if OTHER in set(data["genre"]) else [])
+    fig = go.Figure([go.Scatter(x=part["period"], y=part["share"], name=_label(genre), stackgroup="shares",
+                                mode="lines", line={"width": 0.5, "color": colors.get(genre, NO_GENRE_COLOR)},
+                                hovertemplate="%{x|%b %Y}: %{y:.0%}<extra>%{fullData.name}</extra>")
+                     for genre in order for part in [data[data["genre"] == genre]]])
+    fig.update_yaxes(title="share of plays", tickformat=".0%", range=[0, 1])
+    fig.update_xaxes(title=None)
+    return _style(fig, 320)
+
+
+def _genre_name(detail: Mapping[str, Any]) -> str:
+    """'Indie Rock (Rock)' for a sub-genre, 'Rock' for a top-level one."""
+    parent = detail.get("parent")
+    return f"{detail['genre']} ({parent})" if parent and parent != detail["genre"] else str(detail["genre"])
+
+
 def genre_influence(details: Sequence[Mapping[str, Any]], colors: Mapping[str, str]) -> go.Figure:
-    """Each shared genre's contribution (listener affinity x song strength)."""
+    """Each shared genre's contribution (listener affinity x song strength), sub-genres named with their parent."""
     fig = go.Figure(go.Bar(
-        x=[_label(d["genre"]) for d in details], y=[d["contribution"] for d in details],
+        x=[_label(_genre_name(d), 40) for d in details], y=[d["contribution"] for d in details],
         marker_color=[colors.get(d["genre"], NO_GENRE_COLOR) for d in details],
         customdata=[[d["user_affinity"], d["song_strength"]] for d in details],
         hovertemplate="%{x}<br>contribution %{y:.3f}<br>listener affinity %{customdata[0]:.2f}"
                       "<br>song strength %{customdata[1]:.2f}<extra></extra>",
         width=0.45 if len(details) < 3 else None))
-    fig.update_yaxes(title="genre influence")
+    fig.update_yaxes(title="genre influence", tickformat=".2f")
     return _style(fig, 340)
 
 
-def history_bars(contributions: Sequence[Mapping[str, Any]]) -> go.Figure:
-    """Which songs of the listener's history push this recommendation, split by path (item-item, attention)."""
+def genre_groups(groups: Sequence[Mapping[str, Any]], colors: Mapping[str, str]) -> go.Figure:
+    """Genre influence rolled up: one bar per top-level genre, its sub-genres listed on hover."""
+    fig = go.Figure(go.Bar(
+        x=[_label(g["genre"]) for g in groups], y=[g["contribution"] for g in groups],
+        marker_color=[colors.get(g["genre"], NO_GENRE_COLOR) for g in groups],
+        customdata=[[esc(", ".join(g["children"]) or "—")] for g in groups],
+        hovertemplate="%{x}<br>contribution %{y:.3f}<br>from %{customdata[0]}<extra></extra>",
+        width=0.45 if len(groups) < 3 else None))
+    fig.update_yaxes(title="genre influence", tickformat=".2f")
+    return _style(fig, 340)
+
+
+def history_bars(contributions: Sequence[Mapping[str, Any]], item_item: bool = True) -> go.Figure:
+    """Which songs of the listener's history push this recommendation, by path: the attention path into the
+    listener's embedding, and the item-item term where the model has one."""
     rows = list(contributions)[::-1]
     names = [_label(f"{c['title']} · {c['artist']}", 44) for c in rows]
-    fig = go.Figure([
-        go.Bar(name="item-item", y=names, x=[c["item_item"] for c in rows], orientation="h",
-               marker_color=PART_COLORS["item_item"]),
-        go.Bar(name="attention path", y=names, x=[c["attention_path"] for c in rows], orientation="h",
-               marker_color=PART_COLORS["embedding"])])
+    bars = [go.Bar(name="attention path", y=names, x=[c["attention_path"] for c in rows], orientation="h",
+                   marker_color=PART_COLORS["embedding"])]
+    if item_item:
+        bars.append(go.Bar(name="item-item", y=names, x=[c["item_item"] for c in rows], orientation="h",
+                           marker_color=PART_COLORS["item_item"]))
+    fig = go.Figure(bars)
     fig.update_layout(barmode="relative")
-    fig.update_xaxes(title="contribution to the score")
+    fig.update_xaxes(title="contribution to the score", tickformat=".2f")
     return _style(fig, max(240, 34 * len(rows) + 90))
 
 

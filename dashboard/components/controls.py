@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from dashboard import state
-from dashboard.components.text import md, sentence
-from recsys.errors import UnknownIdError
+from dashboard.components.text import clause, md, plural
+from recsys import UnknownIdError
 
 if TYPE_CHECKING:  # importing recsys.Recommender imports torch (seconds): only when loading a model
     from recsys import Recommender
@@ -36,7 +36,7 @@ def current_user(rec: Recommender) -> str:
             rec.user_index(user)
             return str(user)
         except UnknownIdError as exc:
-            st.warning(f"{md(sentence(exc))}. Showing the most active listener instead.", icon=":material/person_off:")
+            st.warning(f"{md(clause(exc))}. Showing the most active listener instead.", icon=":material/person_off:")
     user = default_user(rec)
     state.put("user", user)
     return user
@@ -59,14 +59,15 @@ def user_picker(rec: Recommender) -> str:
     query = search.text_input("Find a listener", key="w.user_query", placeholder="name or ID",
                               help="Type part of a name or ID; the list shows the most active matches.")
     matches = rec.search_users(query, limit=USER_MATCHES)
-    labels = {str(r.user_id): f"{r.name} · {r.user_id} · {r.interactions} songs" for r in matches.itertuples()}
+    labels = {str(r.user_id): f"{r.name} · {r.user_id} · {plural(r.interactions, 'song')}"
+              for r in matches.itertuples()}
     if user not in labels:
         exact = rec.search_users(user, limit=USER_MATCHES)
         row = exact[exact["user_id"] == user]
         labels = {user: (f"{row['name'].iat[0]} · {user}" if len(row) else user), **labels}
     st.session_state["w.user"] = user
     pick.selectbox("Listener", list(labels), format_func=labels.get, key="w.user", on_change=_pick_user,
-                   args=("w.user",), help=f"{len(matches)} match(es) shown" if query else None)
+                   args=("w.user",), help=f"{plural(len(matches), 'match', 'matches')} shown" if query else None)
     dice.button("Random", icon=":material/casino:", on_click=_random_user, args=(rec,), width="stretch", key="w.random",
                 help="Pick a random listener with history")
     if query and matches.empty:
@@ -74,11 +75,23 @@ def user_picker(rec: Recommender) -> str:
     return user
 
 
+def _store_k() -> None:
+    """on_change of the k box: a number above MAX_K is kept at MAX_K, and the box says why (not just red)."""
+    wanted = int(st.session_state["w.k"])
+    st.session_state["_k_clamped"] = wanted if wanted > state.MAX_K else None
+    state.put("k", min(wanted, state.MAX_K))
+
+
 def k_input(container=st) -> int:
-    """How many recommendations (1 to state.MAX_K)."""
+    """How many recommendations (1 to state.MAX_K; more is answered with a message and MAX_K)."""
     st.session_state["w.k"] = state.get("k")
-    return int(container.number_input("Songs to show", min_value=1, max_value=state.MAX_K, step=1, key="w.k",
-                                       on_change=store, args=("k", "w.k")))
+    k = int(container.number_input("Songs to show", min_value=1, step=1, key="w.k", on_change=_store_k,
+                                   help=f"1 to {state.MAX_K}"))
+    asked = st.session_state.pop("_k_clamped", None)
+    if asked is not None:
+        st.warning(f"At most {state.MAX_K} songs can be shown (asked for {asked:,}); showing {state.MAX_K}.",
+                   icon=":material/format_list_numbered:")
+    return k
 
 
 def _toggle_adaptive() -> None:
@@ -104,7 +117,7 @@ def track_label(rec: Recommender, track: str, fallback: str) -> str | None:
     try:
         rec.track_index(track)
     except UnknownIdError as exc:
-        st.warning(f"{md(sentence(exc))}. {fallback}", icon=":material/music_off:")
+        st.warning(f"{md(clause(exc))}. {fallback}", icon=":material/music_off:")
         return None
     found = rec.search_tracks(track, limit=USER_MATCHES)
     row = found[found["track_id"] == track]

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from dashboard.components.text import md, sentence
-from recsys.errors import CheckpointError, DataValidationError, RecsysError
+from recsys import CheckpointError, DataValidationError, RecsysError
 
 log = logging.getLogger("dashboard")
 

@@ -17,6 +17,22 @@ from dashboard.components import charts, theme
 from dashboard.components.text import md
 
 HEADLINE = ("ndcg@10", "recall@10", "hit_rate@10", "mrr@10", "coverage@10", "novelty@10")
+METRIC_HELP = {
+    "ndcg@10": "Ranking quality of the top 10 (0-1): held-out songs near the top count most",
+    "recall@10": "Share of a listener's held-out songs that are in their top 10, averaged over listeners",
+    "hit_rate@10": "Share of listeners with at least one held-out song in their top 10",
+    "mrr@10": "1 / rank of the first held-out song in the top 10 (0 when none), averaged over listeners",
+    "coverage@10": "Share of the catalogue that appears in anyone's top 10",
+    "novelty@10": "How unpopular the recommended songs are (mean -log2 popularity): higher = less mainstream",
+    "train_s": "Training time in seconds, measured the same way for every model",
+}
+
+
+def seconds_text(seconds: float | None) -> str:
+    """'28 s', '4.2 min', or '?'."""
+    if seconds is None:
+        return "?"
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def report_frame(models: dict[str, dict[str, Any]], metrics: tuple[str, ...] = (*HEADLINE, "train_s")) -> pd.DataFrame:
@@ -26,11 +42,32 @@ def report_frame(models: dict[str, dict[str, Any]], metrics: tuple[str, ...] = (
     return frame.sort_values(metrics[0], ascending=False, na_position="last", ignore_index=True)
 
 
-def checkpoint_metrics(metrics: dict[str, Any]) -> pd.DataFrame:
-    """The checkpoint's own valid/test metrics, one row per headline metric."""
-    splits = {split: values for split, values in metrics.items() if split in ("valid", "test") and values}
-    return pd.DataFrame({split: [values.get(m) for m in HEADLINE] for split, values in splits.items()},
-                        index=list(HEADLINE)).rename_axis("metric").reset_index()
+def checkpoint_metrics(metrics: dict[str, Any], shown: tuple[str, ...] = HEADLINE[:4]) -> pd.DataFrame:
+    """The checkpoint's own valid/test metrics: one row per split, the ranking metrics as columns (as in the
+    baseline table, so each header carries its meaning on hover; coverage and novelty are there too)."""
+    rows = [{"split": split, **{m: values.get(m) for m in shown}} for split, values in metrics.items()
+            if split in ("valid", "test") and values]
+    return pd.DataFrame(rows, columns=["split", *shown])
+
+
+def metric_columns(width: int | None = 90) -> dict[str, Any]:
+    """Number formats and hover help for the headline metrics."""
+    return {m: st.column_config.NumberColumn(m.replace("_", " "), format="%.2f" if m == "novelty@10" else "%.3f",
+                                             help=METRIC_HELP[m], width=width) for m in HEADLINE}
+
+
+def training_seconds(card: dict[str, Any]) -> tuple[float | None, str]:
+    """The one training time shown for the loaded model, and where it comes from.
+
+    The evaluation report measures every model the same way; when it holds this checkpoint's own run (same model
+    and epochs) its figure is used on the model card too, so the card and the table never disagree.
+    """
+    found = resources.eval_report(Path(card["checkpoint"]))
+    own = found[1]["models"].get(f"{card['model_type']}_gat") if found else None
+    training = card["training"]
+    if own and own.get("train_s") is not None and own.get("epochs") == training.get("epochs"):
+        return float(own["train_s"]), f"as measured in {found[0].name}, like the baselines there"
+    return training.get("seconds"), "wall clock of the run that wrote this checkpoint"
 
 
 def evaluation_section(checkpoint: Path) -> None:
@@ -44,14 +81,18 @@ def evaluation_section(checkpoint: Path) -> None:
     path, report = found
     frame = report_frame(report["models"])
     st.caption(f"From {md(path.name)} · dataset {md(report.get('dataset', '?'))} · split: "
-               f"{md(report.get('split', '?'))} · seeds {md(report.get('seeds', '?'))}")
+               f"{md(report.get('split', '?'))} · seeds {md(report.get('seeds', '?'))}. Hover a column for its "
+               "meaning; higher is better except for training time.")
     colors = theme.model_colors(frame["model"])
     best = frame["ndcg@10"].max() if frame["ndcg@10"].notna().any() else None
-    config = {m: st.column_config.NumberColumn(m, format="%.4f") for m in HEADLINE}
+    config = metric_columns()
     if best:
-        config["ndcg@10"] = st.column_config.ProgressColumn("ndcg@10", format="%.4f", min_value=0.0,
-                                                            max_value=float(best))
-    config["train_s"] = st.column_config.NumberColumn("train (s)", format="%.1f")
+        config["ndcg@10"] = st.column_config.ProgressColumn("ndcg@10", format="%.3f", min_value=0.0,
+                                                            max_value=float(best), help=METRIC_HELP["ndcg@10"])
+    config["train_s"] = st.column_config.NumberColumn("train (s)", format="%.1f", help=METRIC_HELP["train_s"],
+                                                      width=80)
+    config["model"] = st.column_config.TextColumn("model", pinned=True)
     st.dataframe(frame, hide_index=True, column_config=config, width="stretch")
     shown = [m for m in HEADLINE[:4] if frame[m].notna().any()]
-    st.plotly_chart(charts.metric_bars(report["models"], shown, colors), key=f"eval-{path.name}")
+    st.plotly_chart(charts.metric_bars(report["models"], shown, colors), key=f"eval-{path.name}",
+                    config=charts.CONFIG)

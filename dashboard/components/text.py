@@ -28,3 +28,13 @@ def sentence(value: object) -> str:
     """An error message as the start of a sentence ('unknown user ...' -> 'Unknown user ...')."""
     text = str(value)
     return text[:1].upper() + text[1:]
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 song', '2 songs', '1,204 listeners' (``many`` for irregular plurals: 'match' -> 'matches')."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
+def clause(value: object) -> str:
+    """A message without its closing punctuation, to continue it in a sentence ('...?' + '.' read '?.')."""
+    return sentence(value).rstrip(" .?!")

@@ -27,6 +27,9 @@ NODE_LABELS: dict[str, str] = {"user": "Listener", "candidate": "Recommended son
 PART_COLORS: dict[str, str] = {"embedding": "#38BDF8", "item_item": "#34D399", "genre": "#A78BFA",
                                "total": "#F472B6", "negative": "#F87171"}
 
+# Short names of the score's parts (the service's `parts` names), for metric cells and chart axes.
+PART_LABELS: dict[str, str] = {"graph": "Graph embedding", "history": "Listening history", "genre": "Genre match"}
+
 # Models on the compare page and in evaluation charts; unknown names get colours from the tail of the list.
 MODEL_COLORS: dict[str, str] = {"enhanced_gat": "#F472B6", "basic_gat": "#F5A524", "popularity": "#94A3B8",
                                 "bprmf": "#38BDF8", "lightgcn": "#34D399", "ease": "#A78BFA"}
@@ -57,11 +60,12 @@ def genre_colors(genres: Iterable[str]) -> dict[str, str]:
 
 
 def model_colors(names: Iterable[str]) -> dict[str, str]:
-    """Model name -> colour; known models keep theirs, checkpoint variants ("basic_gat (old)") share the base."""
+    """Model name -> colour; known models keep theirs whether named by key or label ("bprmf", "BPR-MF"), and
+    checkpoint variants ("basic_gat (old.pt)") share their model's colour."""
     out, extra = {}, iter(_EXTRA * 4)
     for name in names:
-        base = name.split(" ")[0]
-        out[name] = MODEL_COLORS.get(name) or MODEL_COLORS.get(base) or next(extra)
+        key = name.split(" (")[0].lower().replace("-", "")
+        out[name] = MODEL_COLORS.get(key) or next(extra)
     return out
 
 

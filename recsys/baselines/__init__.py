@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from recsys.baselines.als import ALS
 from recsys.baselines.base import Baseline, EmbeddingBaseline
 from recsys.baselines.blend import EASEBlend
 from recsys.baselines.bprmf import BPRMF
@@ -14,10 +15,11 @@ from recsys.errors import ConfigError
 
 BASELINES: dict[str, Callable[[], Baseline]] = {
     "popularity": Popularity, "bprmf": BPRMF, "lightgcn": LightGCN, "ease": EASE,
-    "lightgcn+ease": lambda: EASEBlend(LightGCN()), "bprmf+ease": lambda: EASEBlend(BPRMF()),
+    "lightgcn+ease": lambda: EASEBlend(LightGCN()), "bprmf+ease": lambda: EASEBlend(BPRMF()), "als": ALS,
 }
 LABELS = {"popularity": "Popularity", "bprmf": "BPR-MF", "lightgcn": "LightGCN (PyG)", "ease": "EASE",
-          "lightgcn+ease": "LightGCN + EASE blend", "bprmf+ease": "BPR-MF + EASE blend"}
+          "lightgcn+ease": "LightGCN + EASE blend", "bprmf+ease": "BPR-MF + EASE blend",
+          "als": "ALS (implicit)"}
 
 
 def baseline_names(spec: str | Sequence[str]) -> list[str]:
@@ -34,5 +36,5 @@ def baseline_names(spec: str | Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-__all__ = ["BASELINES", "BPRMF", "EASE", "LABELS", "Baseline", "EASEBlend", "EmbeddingBaseline", "LightGCN",
+__all__ = ["ALS", "BASELINES", "BPRMF", "EASE", "LABELS", "Baseline", "EASEBlend", "EmbeddingBaseline", "LightGCN",
            "Popularity", "baseline_names"]

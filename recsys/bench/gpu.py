@@ -33,6 +33,7 @@ from recsys.graph import BY, LISTENS
 from recsys.models import build_adjacencies, build_model
 from recsys.models.losses import bpr_loss
 from recsys.training.minibatch import minibatch_trainable
+from recsys.training.trainable import make_optimizer
 
 # --scale for the GPU benchmark: interactions of the generated graph (users = interactions / 100)
 GPU_SCALES = {"10m": 10_000_000, "100m": 100_000_000}
@@ -193,7 +194,7 @@ def bench_minibatch(report: BenchReport, graph: HeteroData, device: torch.device
     num_nodes = {t: graph[t].num_nodes for t in graph.node_types}
     model = build_model(ModelConfig(use_genres=False, item_item=False), num_nodes).to(device)
     trainable = minibatch_trainable(model, graph, fanout, seed=0)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    optimizer = make_optimizer(trainable, lr=0.01)  # SparseAdam for the embedding tables
     listens = graph[LISTENS].edge_index
     generator = torch.Generator(device=device).manual_seed(2)
     sync = cuda_sync(device) or (lambda: None)

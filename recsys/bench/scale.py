@@ -14,7 +14,7 @@ import math
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -50,6 +50,8 @@ SCALES: dict[str, dict[str, int]] = {
     "1m": {"users": 1_000_000, "songs": 10_000_000, "artists": 500_000},  # ~100M: a big machine or a GPU
 }
 FULL_STEP_MEMORY_FACTOR = 3.5  # measured RSS increase over estimate_memory_usage was ~3x at 20K songs; with margin
+TARGET_ITEM_ITEM_S = 600.0  # issue 15: the item-item term fitted at 1M songs in <= 10 minutes ...
+TARGET_ITEM_ITEM_MB = 3072.0  # ... and <= 3 GB
 
 
 def ensure_data(scale: str, root: Path, log: Callable[[str], None] = print) -> tuple[Path, float | None]:
@@ -83,7 +85,7 @@ class TimedTrainable(Trainable):
                 timed.clock["since"] = time.perf_counter()
             return trainable.gather(users, songs, negatives)
 
-        timed = cls(trainable.module, trainable.embed, trainable.ego, gather)
+        timed = cls(trainable.module, trainable.embed, trainable.ego, gather, trainable.sparse)
         return timed
 
     def frozen_scorer(self):  # type: ignore[override]
@@ -113,7 +115,8 @@ def full_graph_step(model, graph, tc: TrainConfig, device: str) -> tuple[float, 
 
 
 def bench_scale(report: BenchReport, data: Path, budget: float, tc: TrainConfig, device: str = "cpu",
-                full_step: bool = True, serve: bool = True, log: Callable[[str], None] = print) -> None:
+                full_step: bool = True, serve: bool = True, item_item: bool = True,
+                log: Callable[[str], None] = print) -> None:
     """Mini-batch training of the Enhanced GAT on ``data`` for ``budget`` seconds, then serving; adds the rows."""
     with Stopwatch() as loading:
         dataset, _ = prepare_data(load_dataset(data), tc.seed)
@@ -179,14 +182,47 @@ def bench_scale(report: BenchReport, data: Path, budget: float, tc: TrainConfig,
                else "scale/estimate_memory_usage (full-graph training)",
                note=f"{'peak allocated' if device.startswith('cuda') else 'process RSS'}; "
                     f"{memory.increase_mb:,.0f} MB above the level before training")
+    _als(report, graph, early, tc, budget, f"scale/valid NDCG@10 after the budget ({len(early.users):,} users)", log)
+    if item_item:
+        _item_item_fit(report, graph, log)
     if serve:
         _serve(report, model, dataset, graph, config, data, state, log)
     report.add("scale", "peak RSS of the whole run", max_rss_mb(), "MB")
 
 
-def _minibatch_config(tc: TrainConfig, budget: float) -> TrainConfig:
-    from dataclasses import replace
+def _als(report: BenchReport, graph, early, tc: TrainConfig, budget: float, enhanced_key: str,
+         log: Callable[[str], None]) -> None:
+    """implicit's ALS under the Enhanced GAT's budget, ranked on the same sampled validation users."""
+    from recsys.baselines import ALS
 
+    log(f"scale: implicit ALS, budget {budget:.0f}s")
+    with PeakMemory("cpu") as memory:
+        als = ALS().fit(graph, early, replace(tc, max_seconds=budget))
+    metric = ndcg_at(als.score, early, tc.eval_k)
+    report.add("scale", "implicit ALS fit (same budget)", als.train_seconds, "s",
+               note=f"{als.details['iterations']:.0f} iterations, 64 factors; peak RSS {memory.peak_mb:,.0f} MB")
+    report.add("scale", f"implicit ALS valid NDCG@10 ({len(early.users):,} users)", metric, "ndcg",
+               baseline=enhanced_key, lower_is_better=False,
+               note="ratio = ALS / Enhanced GAT; the goal is Enhanced >= ALS (ratio <= 1)")
+
+
+def _item_item_fit(report: BenchReport, graph, log: Callable[[str], None]) -> None:
+    """Time and memory of one item-item (neighbourhood EASE) fit on the training graph."""
+    from recsys.models.item_item import ItemItemTerm
+
+    term = ItemItemTerm(graph["song"].num_nodes)
+    log(f"scale: item-item term fit ({term.method}) over {term.num_songs:,} songs")
+    with PeakMemory("cpu") as memory, Stopwatch() as watch:
+        term.fit(graph[LISTENS].edge_index, graph["user"].num_nodes, lam=100.0)
+    report.add("scale", f"item-item term fit ({term.method} EASE)", watch.seconds, "s",
+               target=f"<= {TARGET_ITEM_ITEM_S:.0f} s", meets=watch.seconds <= TARGET_ITEM_ITEM_S,
+               note=f"{term.matrix.values().numel():,} weights")
+    report.add("scale", "item-item term fit peak memory", memory.increase_mb, "MB",
+               target=f"<= {TARGET_ITEM_ITEM_MB:.0f} MB", meets=memory.increase_mb <= TARGET_ITEM_ITEM_MB,
+               note="RSS increase over the level before the fit")
+
+
+def _minibatch_config(tc: TrainConfig, budget: float) -> TrainConfig:
     return replace(tc, minibatch=True, max_seconds=budget, eval_users=tc.eval_users or 2000, checkpoint_every=0)
 
 

@@ -61,6 +61,15 @@ def bench_serving(report: BenchReport, rec: Recommender, users: int = 40, explai
     report.add("serving", "re-rank (new genre_weight) p95", rerank.p95, "ms",
                baseline="serving/recommend, first request of a user p50",
                target=f"< {TARGET_RERANK_P95_MS:.0f} ms", meets=rerank.p95 < TARGET_RERANK_P95_MS)
+    # fold-in: the same listeners' training histories as a new listener's (no retraining), beside recommend
+    histories = [list(zip(h["track_id"], h["plays"].astype(float), strict=True))
+                 for h in (rec.user_history(u) for u in ids)]
+    folded = time_calls(lambda h: rec.recommend_for_history(h, k=10), histories, warmup=1)
+    report.add("serving", "fold-in recommend_for_history (own history) p50", folded.p50, "ms",
+               baseline="serving/recommend, first request of a user p50")
+    report.add("serving", "fold-in recommend_for_history (own history) p95", folded.p95, "ms",
+               baseline="serving/recommend, first request of a user p95",
+               note="a listener's training history folded in as if new: propagation of one vector, no training")
     log(f"serving: explain for {explains} pairs")
     explain_pairs = [(u, str(rec.recommend(u, k=1)["track_id"].iat[0])) for u in ids[:explains]]
     rec.explain(*explain_pairs[0])  # first call computes the attention of the whole graph once (cached)

@@ -18,10 +18,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-from torch import Tensor
 from torch_geometric.data import HeteroData
-from torch_geometric.nn.models import LightGCN
 
+from recsys.baselines import LightGCN
 from recsys.bench.measure import PeakMemory
 from recsys.bench.report import BenchReport
 from recsys.config import Config, ModelConfig, TrainConfig
@@ -30,10 +29,11 @@ from recsys.evaluation import RankingTask
 from recsys.graph import LISTENS
 from recsys.models import build_model, estimate_memory_usage
 from recsys.training.minibatch import minibatch_trainable
-from recsys.training.trainer import Trainable, TrainResult, fit, gat_trainable, seed_everything, train
+from recsys.training.trainable import Trainable, gat_trainable
+from recsys.training.trainer import TrainResult, fit, seed_everything, train
 
-TARGET_EARLY_STOP_S = 60.0
-TARGET_EPOCH_VS_LIGHTGCN = 3.0
+TARGET_EARLY_STOP_S = 20.0  # issue 15: the whole train process to early stop on 2 quiet cores
+TARGET_EPOCH_VS_LIGHTGCN = 0.5  # issue 15: an Enhanced epoch at most half of PyG LightGCN's (CSR form)
 NAIVE_BATCH = 512
 MEMORY_EPOCHS = 2
 
@@ -57,21 +57,9 @@ class FitRun:
 
 
 def lightgcn_trainable(graph: HeteroData, embedding_dim: int, num_layers: int, device: torch.device) -> Trainable:
-    """PyG's LightGCN over the bipartite training graph (users, then songs, in one node space)."""
-    num_users, num_songs = graph["user"].num_nodes, graph["song"].num_nodes
-    users, songs = graph[LISTENS].edge_index
-    edge_index = torch.cat([torch.stack([users, songs + num_users]), torch.stack([songs + num_users, users])], 1)
-    edge_index = edge_index.to(device)
-    model = LightGCN(num_users + num_songs, embedding_dim, num_layers).to(device)
-
-    def embed() -> tuple[Tensor, Tensor]:
-        z = model.get_embedding(edge_index)
-        return z[:num_users], z[num_users:]
-
-    def ego() -> tuple[Tensor, Tensor]:
-        return model.embedding.weight[:num_users], model.embedding.weight[num_users:]
-
-    return Trainable(model, embed, ego)
+    """PyG's LightGCN in its fastest form: the CSR adjacency of `recsys.baselines.LightGCN` (4.6x faster than
+    edge_index on CPU), so the Enhanced GAT's ratio to it is not flattered by a slow baseline."""
+    return LightGCN(embedding_dim, num_layers).trainable(graph, device)
 
 
 def fit_run(name: str, make: Callable[[], Trainable], graph: HeteroData, valid: RankingTask, tc: TrainConfig,
@@ -175,7 +163,7 @@ def _add_rows(report: BenchReport, runs: list[FitRun], lightgcn: FitRun, enhance
     for run in runs:
         target = meets = None
         if run is enhanced:
-            target, meets = f"<= {TARGET_EPOCH_VS_LIGHTGCN:.0f}x LightGCN", (
+            target, meets = f"<= {TARGET_EPOCH_VS_LIGHTGCN:g}x LightGCN", (
                 run.s_per_epoch <= TARGET_EPOCH_VS_LIGHTGCN * lightgcn.s_per_epoch)
         report.add("training", f"{run.name} s/epoch", run.s_per_epoch, "s",
                    baseline=None if run is lightgcn else base_epoch, target=target, meets=meets,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from recsys.cli.common import add_force_arg, checked_output
+
 SCALES = ("default", "100k", "1m", "10m", "100m")
 
 
@@ -29,12 +31,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fanout", type=int, nargs="+", default=[10, 5], metavar="N",
                         help="mini-batch neighbours per relation and hop (default 10 5)")
     parser.add_argument("--no-dashboard", action="store_true", help="skip the dashboard start-up row")
+    add_force_arg(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from recsys.bench import BenchOptions, BenchReport, run_bench
+    from recsys.data.write import write_text_atomic
     from recsys.errors import ConfigError
 
+    json_out, markdown_out = (checked_output(path, kind, args.force, option) if path else None for path, kind, option
+                              in ((args.json, "json", "--json"), (args.markdown, "markdown", "--markdown")))
     if args.scale in ("10m", "100m") and not args.device.startswith("cuda"):
         raise ConfigError(f"--scale {args.scale} is the GPU benchmark: add --device cuda")
     if args.device.startswith("cuda"):
@@ -50,11 +56,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         run_bench(options, log=lambda line: print(line, flush=True), report=report)
     finally:  # a long run that fails late still leaves what it measured
-        if args.json:
-            print(f"report written to {report.save_json(args.json)}")
-        if args.markdown:
-            Path(args.markdown).write_text(report.markdown() + "\n", encoding="utf-8")
-            print(f"table written to {args.markdown}")
+        if json_out:
+            print(f"report written to {report.save_json(json_out)}")
+        if markdown_out:
+            write_text_atomic(markdown_out, report.markdown() + "\n")
+            print(f"table written to {markdown_out}")
     print()
     print(report.format())
     meta = report.meta

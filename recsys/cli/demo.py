@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from recsys.cli.common import add_checkpoint_args, format_table
+from recsys.cli.common import MAX_CELL, add_checkpoint_args, for_terminal, format_table, terminal_text
 from recsys.cli.recommend import COLUMNS
 
 
@@ -45,8 +45,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"full-graph forward in {elapsed:.1f} ms; embeddings {shapes}; finite: {finite}; "
           f"attention: {len(attention)} layer(s) x {len(attention[0])} relation(s)")
     user = args.user or rec.users()[0]
-    profile = rec.user_profile(user)
-    print(f"== user {user} ({profile['name']}): {profile['interactions']} songs, {profile['plays']} plays, "
+    profile = for_terminal(rec.user_profile(user))
+    print(f"== user {terminal_text(user, MAX_CELL)} ({profile['name']}): {profile['interactions']} songs, "
+          f"{profile['plays']} plays, "
           f"adaptive genre weight {profile['adaptive_genre_weight']:.3f}")
     print("top genres: " + ", ".join(f"{g['genre']} {g['share']:.0%}" for g in profile["top_genres"][:5]))
     frame = rec.recommend(user, k=args.top_k)
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(frame.assign(genres=frame["genres"].map(", ".join)), COLUMNS))
     print("== explanations")
     for row in frame.itertuples():
-        exp = rec.explain(user, row.track_id)
+        exp = for_terminal(rec.explain(user, row.track_id))
         print(f"{row.rank}. " + (render(exp) if args.verbose else exp["sentence"]))
     print("== evaluation (test split, full catalogue, train and valid masked)")
     task = ranking_task(rec.dataset, rec.maps, "test")

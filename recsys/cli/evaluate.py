@@ -13,6 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
+from recsys.cli.common import add_force_arg, checked_output, terminal_text
+
 DEFAULT_BASELINES = "popularity,bprmf,lightgcn,ease,lightgcn+ease,bprmf+ease"
 
 
@@ -45,10 +47,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="write the top-50 lists of every baseline to X.baselines.json beside the (first) "
                              "checkpoint X.pt, for the service and dashboard")
     parser.add_argument("--quiet", action="store_true", help="print only the tables")
+    add_force_arg(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from recsys.data import load_dataset
+    from recsys.data.write import write_text_atomic
     from recsys.errors import ConfigError
     from recsys.experiments import (
         baselines_path,
@@ -66,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from recsys.experiments.compare import STORE_K, merge_reports
 
     baselines = contender_names(args.baselines)  # fail on a typo before any loading or training
+    json_out = checked_output(args.json, "json", args.force, "--json") if args.json else None
+    markdown_out = checked_output(args.markdown, "markdown", args.force, "--markdown") if args.markdown else None
     fresh = gat_kinds(args.models or "")
     grid = trial_grid(args.lr, args.weight_decay)
     if not args.checkpoint and args.data is None:
@@ -87,15 +93,14 @@ def run(args: argparse.Namespace) -> int:
     report = compare(dataset, trained=trained, fresh=fresh, baselines=baselines, seeds=args.seeds,
                      epochs=args.epochs, ks=args.k, split_rule=split_rule, grid=grid, tune=not args.no_tune,
                      store_k=STORE_K if args.store_baselines else None, on_topk=stored, reuse=reuse,
-                     on_seed=(lambda partial: write_json(args.json, partial)) if args.json else None, log=log)
-    print(format_table(report))
-    if args.json:
-        print(f"wrote {write_json(args.json, report)}")
-    if args.markdown:
+                     on_seed=(lambda partial: write_json(json_out, partial)) if json_out else None, log=log)
+    print(terminal_text(format_table(report), keep_newlines=True))  # model names come from checkpoints
+    if json_out:
+        print(f"wrote {write_json(json_out, report)}")
+    if markdown_out:
         text = format_markdown(report) + "\n\n" + format_comparison(report, markdown=True)
-        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.markdown).write_text(text.rstrip() + "\n", encoding="utf-8")
-        print(f"wrote {args.markdown}")
+        write_text_atomic(markdown_out, text.rstrip() + "\n")
+        print(f"wrote {markdown_out}")
     return 0
 
 

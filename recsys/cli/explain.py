@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from recsys.cli.common import add_checkpoint_args, genre_weight_arg, print_json
+from recsys.cli.common import add_checkpoint_args, for_terminal, genre_weight_arg, print_json
 from recsys.cli.listener import add_listener_args, read_history
 
 
@@ -65,5 +65,5 @@ def run(args: argparse.Namespace) -> int:
                                       counterfactual=args.counterfactual)
     else:
         exp = rec.explain(args.user, args.track, genre_weight=args.genre_weight, counterfactual=args.counterfactual)
-    print_json(exp) if args.json else print(render(exp))
+    print_json(exp) if args.json else print(render(for_terminal(exp)))
     return 0

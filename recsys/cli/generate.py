@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from recsys.cli.common import add_force_arg, checked_output
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="dataset folder to write (replaced if it holds only tables); "
@@ -15,12 +17,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", type=int, default=30, help="days of listening from 2024-01-01 UTC (default 30)")
     parser.add_argument("--seed", type=int, default=42, help="the same seed writes byte-identical files (default 42)")
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="file format (default parquet)")
+    add_force_arg(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from recsys.data.synthetic import generate
+    from recsys.data.synthetic import generate, truth_path
 
-    summary = generate(args.out, users=args.users, songs=args.songs, artists=args.artists, genres=args.genres,
+    out = checked_output(args.out, "dataset", args.force)
+    checked_output(str(truth_path(out)), "json", args.force, "the truth file of --out")
+    summary = generate(out, users=args.users, songs=args.songs, artists=args.artists, genres=args.genres,
                        days=args.days, seed=args.seed, fmt=args.format)
     print(f"wrote {summary['path']} ({summary['format']}) in {summary['seconds']:.1f} s: "
           f"{summary['users']:,} users, {summary['tracks']:,} songs, {summary['artists']:,} artists, "

@@ -2,22 +2,18 @@
 
 `--out history.json` matches the plays to the checkpoint's catalogue and writes (track_id, weight) pairs with a
 match report; `--out-dataset DIR` builds a dataset folder with one listener per file (or per username where the
-export has one). Neither replaces an existing file or folder without --force, and a folder holding anything but
-dataset tables never.
+export has one). Both paths are checked first (`recsys.cli.common.checked_output`): an existing file or folder is
+replaced only when this project wrote it (or with --force), and a folder holding anything but dataset tables never.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
-from recsys.cli.common import DEFAULT_CHECKPOINT
-
-HISTORY_FORMAT = "recsys-history/1"
+from recsys.cli.common import DEFAULT_CHECKPOINT, HISTORY_FORMAT, add_force_arg, checked_output, terminal_text
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -36,30 +32,31 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="match by song, or by artist when the catalogue's items are artists (default: detect)")
     parser.add_argument("--table-format", choices=("parquet", "csv"), default="parquet",
                         help="table files of --out-dataset (default: %(default)s)")
-    parser.add_argument("--force", action="store_true", help="replace an existing --out / --out-dataset of ours")
+    add_force_arg(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from recsys.data.write import write_text_atomic
     from recsys.errors import ConfigError
 
     if not args.out and not args.out_dataset:
         raise ConfigError("nothing to write: pass --out history.json, --out-dataset DIR, or both")
-    for target in (args.out, args.out_dataset):
-        if target and Path(target).exists() and not args.force:
-            raise ConfigError(f"{target} exists; choose another path or pass --force to replace it")
-    if args.out and Path(args.out).exists():
-        _check_ours(Path(args.out))
+    if args.out:  # a history of ours is replaced; another file never, not even with --force (a JSON of notes)
+        checked_output(args.out, "history")
+    if args.out_dataset:
+        checked_output(args.out_dataset, "dataset", args.force, "--out-dataset")
     frames = _read_all(args.files, args.format, listeners_matter=bool(args.out_dataset))
     if args.out:
         result = _match(frames, args)
         files = [{**f.attrs["read"], "name": Path(f.attrs["read"]["name"]).name} for f in frames]  # no folders
-        _write_json(Path(args.out), {"format": HISTORY_FORMAT, "history": [list(p) for p in result.history],
-                                     "report": {**result.report, "files": files}})
+        history = {"format": HISTORY_FORMAT, "history": [list(p) for p in result.history],
+                   "report": {**result.report, "files": files}}
+        write_text_atomic(args.out, json.dumps(history, indent=1, ensure_ascii=False) + "\n")
         _print_report(result.report, args.out)
     if args.out_dataset:
         from recsys.data.exports import write_pooled_dataset
 
-        counts = write_pooled_dataset(frames, args.out_dataset, args.table_format, replace=args.force)
+        counts = write_pooled_dataset(frames, args.out_dataset, args.table_format, replace=True)  # checked above
         print(f"wrote {args.out_dataset} ({args.table_format}): {counts['listeners']} listener(s), "
               f"{counts['tracks']:,} tracks, {counts['artists']:,} artists, {counts['interactions']:,} "
               f"interactions from {counts['kept']:,} of {counts['plays']:,} plays ({counts['short']:,} under 30 s "
@@ -117,29 +114,6 @@ def _match(frames: list, args: argparse.Namespace):
     return match_history(pd.concat(frames, ignore_index=True), catalogue_from_dataset(dataset), artist_only)
 
 
-def _check_ours(path: Path) -> None:
-    """--force replaces a history file this command wrote, never another file that happens to be there."""
-    from recsys.errors import ConfigError
-
-    try:
-        ours = json.loads(path.read_text(encoding="utf-8")).get("format") == HISTORY_FORMAT
-    except (OSError, ValueError, AttributeError):
-        ours = False
-    if not ours:
-        raise ConfigError(f"{path} exists and is not a {HISTORY_FORMAT} file; refusing to replace it")
-
-
-def _write_json(path: Path, value: dict[str, Any]) -> None:
-    """Temp file beside the target, then os.replace: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_text(json.dumps(value, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _print_report(report: dict[str, Any], out: str) -> None:
     print(f"wrote {out}: {report['tracks']:,} {'artists' if report['mode'] == 'artist' else 'songs'}, matched "
           f"{report['matched_plays']:,} of {report['plays']:,} plays ({report['match_rate']:.1%}); "
@@ -147,11 +121,6 @@ def _print_report(report: dict[str, Any], out: str) -> None:
     if report["unmatched"]:
         print(f"unmatched names ({report['unmatched_names']:,}; most played first):")
     for entry in report["unmatched"][:10]:
-        name = _safe(entry["artist"] + (f" - {entry['track']}" if entry.get("track") else ""))
-        close = "; ".join(_safe(f"{c['artist']} - {c['title']}") for c in entry["candidates"]) or "none close"
+        name = terminal_text(entry["artist"] + (f" - {entry['track']}" if entry.get("track") else ""))
+        close = "; ".join(terminal_text(f"{c['artist']} - {c['title']}") for c in entry["candidates"]) or "none close"
         print(f"  {name} ({entry['plays']} play(s)): {close}")
-
-
-def _safe(text: str) -> str:
-    """Names for the terminal: non-printable characters escaped (names from the catalogue were not checked)."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)

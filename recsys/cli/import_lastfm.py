@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from recsys.cli.common import add_force_arg, checked_output, terminal_text
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--raw", required=True,
@@ -13,13 +15,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="data/lastfm", help="dataset folder to write (default: %(default)s)")
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet",
                         help="table file format (default: %(default)s)")
+    add_force_arg(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from recsys.data.lastfm import MIN_SUPPORT, TOP_GENRES, import_lastfm
 
+    out = checked_output(args.out, "dataset", args.force)
     start = time.perf_counter()
-    summary = import_lastfm(args.raw, args.out, args.format)
+    summary = import_lastfm(args.raw, out, args.format)
     seconds = time.perf_counter() - start
     names = summary.pop("genre_names")
     print(f"wrote {args.out} ({args.format}) in {seconds:.1f} s")
@@ -31,5 +35,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"  tag assignments {summary['tag_assignments']:,}, of which {summary['tag_assignments_unknown_artist']:,} "
           f"name artists missing from artists.dat (dropped); listened artists missing from artists.dat: "
           f"{summary['unnamed_artists']}")
-    print(f"  genres kept: {', '.join(names)}")
+    print(terminal_text(f"  genres kept: {', '.join(names)}"))
     return 0

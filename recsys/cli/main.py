@@ -29,13 +29,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("recsys.cli.bench", "speed, memory and quality benchmarks, as ratios to baselines"),
 }
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
+ERROR_WIDTH = 2000  # characters per line of an error message (it may quote a whole cell)
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 70, 130, 141
 
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     """The top-level parser; only the subcommand named in argv is imported and configured."""
     parser = argparse.ArgumentParser(prog="python -m recsys", description="Graph-attention music recommender.")
-    from recsys import __version__
+    from recsys.version import __version__
 
     parser.add_argument("--version", action="version", version=f"recsys {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -54,12 +55,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    from recsys.cli.common import terminal_text
     from recsys.errors import RecsysError
 
     try:
         return importlib.import_module(args._module).run(args) or EXIT_OK
     except RecsysError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {terminal_text(exc, ERROR_WIDTH, keep_newlines=True)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -68,6 +70,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):  # no second error when Python flushes stdout at exit
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        print(f"error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+    except OSError as exc:  # a file vanished, a permission, a full disk, a name too long: the system's words
+        where = f": {terminal_text(exc.filename, ERROR_WIDTH)}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_ERROR
+    except MemoryError:
+        print("error: out of memory: the data or the sizes asked for do not fit in this machine's memory",
+              file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # a bug, not bad input: one line, and the traceback only when asked for
+        if os.environ.get("RECSYS_DEBUG"):
+            raise
+        print(f"error: internal error ({type(exc).__name__}: {terminal_text(exc, 300)}); this is a bug, please "
+              "report it (RECSYS_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from recsys.cli.common import add_checkpoint_args, format_table, genre_weight_arg, print_json
+from recsys.cli.common import add_checkpoint_args, format_table, genre_weight_arg, print_json, terminal_text
 from recsys.cli.listener import add_listener_args, read_history
 
 COLUMNS = ["rank", "track_id", "title", "artist", "genres", "score", "base_score", "genre_score"]
@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
                     "strategy": frame.attrs.get("strategy"), "note": frame.attrs.get("note"),
                     "recommendations": frame.to_dict(orient="records")})
         return 0
-    print(f"top {len(frame)} for {who} ({frame.attrs.get('strategy')}; {rec.describe()})")
+    print(terminal_text(f"top {len(frame)} for {who} ({frame.attrs.get('strategy')}; {rec.describe()})"))
     if frame.attrs.get("note"):
-        print(frame.attrs["note"])
+        print(terminal_text(frame.attrs["note"]))
     print(format_table(frame.assign(genres=frame["genres"].map(", ".join)), COLUMNS))
     return 0

@@ -12,6 +12,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from recsys.cli.common import add_force_arg, checked_output
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -22,6 +24,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="dataset folder to read")
     parser.add_argument("--out", required=True, help="dataset folder to write (a new folder, or an earlier copy)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random split (data without timestamps)")
+    add_force_arg(parser)
 
 
 def frozen_interactions(dataset: Dataset) -> pd.DataFrame:
@@ -51,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     data, out = Path(args.data), Path(args.out)
     if out.resolve() == data.resolve():
         raise ConfigError("--out must differ from --data: the source stays as it is")
+    checked_output(args.out, "dataset", args.force)
     dataset, rule = assign_split(load_dataset(data), args.seed)
     fmt = "parquet" if (data / "interactions.parquet").is_file() else "csv"
     with staged_folder(out) as folder:

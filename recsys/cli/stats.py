@@ -14,6 +14,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from recsys.cli.common import terminal_text
     from recsys.data import assign_split, load_dataset
     from recsys.graph import LISTENS, SONG_GENRE, build_graph
 
@@ -22,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     if args.split == "train":
         dataset, rule = assign_split(dataset, args.seed)
     graph = build_graph(dataset, args.split)
-    print(f"dataset {args.data} (fingerprint {dataset.fingerprint})")
+    print(f"dataset {terminal_text(args.data)} (fingerprint {dataset.fingerprint})")
     for key, value in dataset.summary().items():
         print(f"  {key:<22}{value:>12,}")
     print(f"graph from {args.split} interactions ({rule})")
@@ -43,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
         print("  genre distribution (share of plays in the graph)")
         for genre in torch.argsort(genre_plays, descending=True)[:args.top_genres].tolist():
             share = float(genre_plays[genre]) / total
-            print(f"    {graph.id_maps.genre.name_of(genre):<24}{share:>7.1%}  {'#' * round(share * 100)}")
+            name = terminal_text(graph.id_maps.genre.name_of(genre), 24)
+            print(f"    {name:<24}{share:>7.1%}  {'#' * round(share * 100)}")
     else:
         print("  no genre files: the Enhanced model will run without its genre parts")
     return 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import tempfile
 from dataclasses import replace
-from pathlib import Path
+
+from recsys.cli.common import add_force_arg, checked_output
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -30,31 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="DDP over the processes started by torchrun (see docs/scaling.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--out", required=True, help="checkpoint to write, e.g. checkpoints/mymodel.pt")
-
-
-def check_writable(path: Path) -> None:
-    """Fail early when the checkpoint cannot be written: its folder must exist (or be creatable) and take files.
-
-    Probes with a temporary file beside the target, as the atomic save will; the target itself is not touched.
-    """
-    from recsys.errors import CheckpointError
-
-    if path.is_dir():
-        raise CheckpointError(f"cannot write checkpoint {path}: it is a folder; give a file name such as "
-                              f"{path / 'model.pt'}")
-    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-    if blocking is not None:
-        raise CheckpointError(f"cannot write checkpoint {path}: {blocking} is a file, not a folder")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CheckpointError(f"cannot write checkpoint {path}: cannot create the folder {path.parent} "
-                              f"({exc.strerror or exc})") from None
-    try:
-        tempfile.TemporaryFile(dir=path.parent).close()
-    except OSError as exc:
-        raise CheckpointError(f"cannot write checkpoint {path}: cannot create files in {path.parent} "
-                              f"({exc.strerror or exc})") from None
+    add_force_arg(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
                  "eval_users": args.eval_users}
     config = replace(config, training=replace(config.training, **{k: v for k, v in overrides.items()
                                                                     if v is not None}))
-    check_writable(Path(args.out))  # before minutes of training, not after
+    checked_output(args.out, "checkpoint", args.force)  # before minutes of training, not after
     dataset = load_dataset(args.data)  # a bad path, file or config fails here, before torch is even imported
     kind = "Enhanced" if config.model.use_enhanced else "Basic"
     if args.distributed:

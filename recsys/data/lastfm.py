@@ -4,7 +4,8 @@ Last.fm's data has artists, not songs, so each artist is one catalogue item and 
 listening totals without times, so the interactions carry `plays` only and training uses the random split.
 Genres come from users' free-text tags through a rule a reader can check line by line: normalise the text,
 drop tags that are not genre names (a denylist), keep the TOP_GENRES most used of the rest, and keep an
-(artist, genre) pair only where MIN_SUPPORT tag assignments back it.
+(artist, genre) pair only where MIN_SUPPORT tag assignments back it. A kept genre gets a parent (`genres.parent`)
+where a well-known sub-genre -> genre relation exists (PARENT_GENRES) and the parent is kept too.
 """
 
 from __future__ import annotations
@@ -57,6 +58,32 @@ ALIASES = {"rnb": "r&b", "rhythm and blues": "r&b"}
 # Display names that plain title case gets wrong, by spelling key.
 DISPLAY = {"idm": "IDM", "ebm": "EBM", "mpb": "MPB", "edm": "EDM", "randb": "R&B", "rockandroll": "Rock 'n' Roll",
            "powerpop": "Power Pop", "drumandbass": "Drum and Bass"}
+
+# Well-known sub-genre -> top-level genre relations (as record shops and Wikipedia's genre boxes file them), by
+# spelling key; two levels only, so a parent is always a top-level genre. Ambiguous ones (Funk, Disco, Dance,
+# Industrial, Darkwave, MPB) keep no parent rather than a guessed one.
+PARENT_GENRES = {
+    **dict.fromkeys(["alternativerock", "classicrock", "indierock", "hardrock", "progressiverock", "poprock",
+                     "britpop", "postrock", "grunge", "rockandroll", "shoegaze", "bluesrock", "psychedelicrock",
+                     "softrock", "jrock", "christianrock", "garagerock", "gothicrock", "powerpop", "stonerrock"],
+                    "rock"),
+    **dict.fromkeys(["heavymetal", "metalcore", "thrashmetal", "deathmetal", "progressivemetal", "numetal",
+                     "melodicdeathmetal", "powermetal", "deathcore", "blackmetal", "gothicmetal", "symphonicmetal",
+                     "alternativemetal", "industrialmetal", "grindcore", "doommetal", "folkmetal"], "metal"),
+    **dict.fromkeys(["punkrock", "hardcore", "postpunk", "posthardcore", "poppunk", "emo", "screamo"], "punk"),
+    **dict.fromkeys(["synthpop", "indiepop", "electropop", "dreampop", "jpop", "kpop", "dancepop"], "pop"),
+    **dict.fromkeys(["electronica", "ambient", "triphop", "idm", "electro", "downtempo", "trance", "house", "techno",
+                     "minimal", "ebm", "chillout", "futurepop", "darkelectro", "drumandbass", "dubstep"],
+                    "electronic"),
+    **dict.fromkeys(["rap", "gangstarap", "undergroundhiphop"], "hiphop"),
+    **dict.fromkeys(["soul", "neosoul"], "randb"),
+    **dict.fromkeys(["smoothjazz", "acidjazz", "bebop", "jazzfusion", "swing"], "jazz"),
+    **dict.fromkeys(["singersongwriter", "indiefolk", "folkrock"], "folk"),
+    **dict.fromkeys(["altcountry", "bluegrass"], "country"),
+    **dict.fromkeys(["opera", "baroque", "neoclassical"], "classical"),
+    **dict.fromkeys(["reggaeton", "salsa", "bossanova"], "latin"),
+    **dict.fromkeys(["dub", "dancehall", "ska"], "reggae"),
+}
 
 
 def normalise_tag(text: str) -> str:
@@ -139,8 +166,14 @@ def _genre_tables(tagged: pd.DataFrame, tags: pd.DataFrame) -> tuple[pd.DataFram
     artist_genres = (pairs.rename(columns={"artistID": "artist_id"})
                      .sort_values(["artist_id", "weight", "genre"], ascending=[True, False, True], key=_natural)
                      [["artist_id", "genre", "weight"]])
-    genres = top[["genre", "popularity"]]
-    return genres.reset_index(drop=True), artist_genres.reset_index(drop=True)
+    return _with_parents(top).reset_index(drop=True), artist_genres.reset_index(drop=True)
+
+
+def _with_parents(top: pd.DataFrame) -> pd.DataFrame:
+    """genre, parent, popularity: the parent from PARENT_GENRES when that genre is kept too, else ''."""
+    names = dict(zip(top["key"], top["genre"], strict=True))
+    parents = top["key"].map(lambda key: names.get(PARENT_GENRES.get(key, ""), ""))
+    return top.assign(parent=parents)[["genre", "parent", "popularity"]]
 
 
 def _natural(column: pd.Series) -> pd.Series:

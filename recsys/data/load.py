@@ -6,6 +6,11 @@ one pass instead of one error per run. Tables are read as text first, so a bad v
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import errno
+import io
+import os
 import re
 import time
 from pathlib import Path
@@ -21,6 +26,7 @@ MAX_ROWS_PER_CHECK = 10  # rows quoted per failed check; the rest are counted
 FUTURE_SLACK_S = 86_400  # timestamps later than now + 1 day are unit mistakes, not clock skew
 MAX_ABS_SECONDS = 7e9  # about 2191 AD / 1748 BC: beyond that it is not a time in seconds
 MAX_PLAYS = 2**53  # larger counts are not exact in float64 and overflow int64 when summed
+HEADER_BYTES = 2**20  # a CSV header row longer than 1 MiB is not a table of this format
 
 
 class _Problems(list):
@@ -42,7 +48,25 @@ def _plain(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _not_a_file(path: Path) -> str | None:
+    """Why an entry that exists is not a readable file (a loop of links, a dangling link, a folder), or None."""
+    if not os.path.lexists(path) or path.is_file():
+        return None
+    if path.is_symlink():
+        try:
+            path.stat()
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return "a loop of symbolic links (it never reaches a file)"
+            return f"a symbolic link to {os.readlink(path)}, which does not exist"
+    return "a folder, not a file" if path.is_dir() else "not a regular file (a device, pipe or socket)"
+
+
 def _find_file(folder: Path, stem: str, problems: _Problems) -> Path | None:
+    for suffix in TABLE_SUFFIXES:
+        reason = _not_a_file(folder / f"{stem}{suffix}")
+        if reason is not None:
+            problems.append(Problem(f"{stem}{suffix}", f"cannot be read: it is {reason}"))
     found = [folder / f"{stem}{suffix}" for suffix in TABLE_SUFFIXES if (folder / f"{stem}{suffix}").is_file()]
     if len(found) > 1:
         problems.append(Problem(found[0].name, f"both {found[0].name} and {found[1].name} exist; keep one"))
@@ -50,13 +74,68 @@ def _find_file(folder: Path, stem: str, problems: _Problems) -> Path | None:
     return found[0] if found else None
 
 
+def _csv_header(path: Path, problems: _Problems) -> list[str] | None:
+    """The header row's names, read from the first MiB only; None (with a problem) when the file is not a table."""
+    with open(path, "rb") as handle:
+        head = handle.read(HEADER_BYTES)
+    if not head.strip():
+        problems.append(Problem(path.name, "the file is empty (no header row)"))
+        return None
+    if b"\0" in head:
+        problems.append(Problem(path.name, "holds NUL bytes: not a text table (a binary, damaged or sparse file?)"))
+        return None
+    line, newline, _ = head.partition(b"\n")
+    if not newline and len(head) == HEADER_BYTES:
+        problems.append(Problem(path.name, f"the header row is longer than {HEADER_BYTES:,} bytes: not a table"))
+        return None
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        problems.append(_not_utf8(path))
+        return None
+    return next(csv.reader([text.removeprefix("\ufeff")]), [])
+
+
+def _parquet_header(path: Path, problems: _Problems) -> list[str] | None:
+    """The column names from the Parquet footer (nothing else is read); None (with a problem) when unreadable."""
+    import pyarrow.parquet as pq
+
+    try:
+        return list(pq.read_schema(path).names)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...: all mean "not a Parquet file"
+        problems.append(Problem(path.name, f"cannot be read: {type(exc).__name__}: {exc}"))
+        return None
+
+
+def _header(path: Path, spec: TableSpec, problems: _Problems) -> list[str] | None:
+    """The header's names when none is repeated or missing (else None, with problems), checked before the rows
+    are parsed: a wrong 300 MB file fails at once. pandas renames a repeated CSV name ('plays.1'), so
+    duplicates can only be seen here."""
+    raw = _csv_header(path, problems) if path.suffix == ".csv" else _parquet_header(path, problems)
+    if raw is None:
+        return None
+    names = [str(c).strip() for c in raw]
+    duplicated = sorted({c for c in names if names.count(c) > 1})
+    for column in duplicated:
+        problems.append(Problem(path.name, "column name appears more than once", column=column))
+    missing = [c for c in spec.required_columns if c not in names]
+    for column in missing:
+        problems.append(Problem(path.name, f"missing required column; has {names[:20]}", column=column))
+    return None if missing or duplicated else raw
+
+
 def _read_table(path: Path, spec: TableSpec, problems: _Problems) -> pd.DataFrame | None:
-    """Read one table; ID columns become text, CSV columns all start as text."""
+    """Read one table after its header passed; ID columns become text, CSV columns all start as text."""
+    header = _header(path, spec, problems)
+    if header is None:
+        return None
+    known = (*spec.required_columns, *spec.optional_columns)
     try:
         if path.suffix == ".csv":
             df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
         else:
-            df = pd.read_parquet(path)
+            columns = None if spec.keep_extra else [c for c in header if c.strip() in known]
+            df = pd.read_parquet(path, columns=columns)
     except UnicodeDecodeError:
         problems.append(_not_utf8(path))
         return None
@@ -65,6 +144,9 @@ def _read_table(path: Path, spec: TableSpec, problems: _Problems) -> pd.DataFram
         return None
     except pd.errors.ParserError as exc:
         problems.append(_ragged(path.name, exc))
+        return None
+    except MemoryError:  # pyarrow's ArrowMemoryError is one too
+        problems.append(Problem(path.name, f"too large to read into memory ({path.stat().st_size:,} bytes)"))
         return None
     except Exception as exc:  # pyarrow and the csv parser raise many types; all mean "unreadable"
         problems.append(Problem(path.name, f"cannot be read: {type(exc).__name__}: {exc}"))
@@ -75,15 +157,6 @@ def _read_table(path: Path, spec: TableSpec, problems: _Problems) -> pd.DataFram
         problems.append(Problem(path.name, "the rows have more fields than the header row has names", row=1))
         return None
     df.columns = [str(c).strip() for c in df.columns]
-    duplicated = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
-    for column in duplicated:
-        problems.append(Problem(path.name, "column name appears more than once", column=column))
-    missing = [c for c in spec.required_columns if c not in df.columns]
-    for column in missing:
-        problems.append(Problem(path.name, f"missing required column; has {list(df.columns)}", column=column))
-    if missing or duplicated:
-        return None
-    known = (*spec.required_columns, *spec.optional_columns)
     if not spec.keep_extra:
         df = df[[c for c in df.columns if c in known]]
     if path.suffix != ".csv" and not _typed_cells_ok(df, path.name, spec, problems):
@@ -108,9 +181,11 @@ def _utf8(value: object) -> object:
 
 
 def _typed_cells_ok(df: pd.DataFrame, file: str, spec: TableSpec, problems: _Problems) -> bool:
-    """Parquet cells have types: binary cells become text (they must be UTF-8, like a CSV file), and an ID is
-    text or a number, never a list, a mapping or true/false. Returns False (table unusable) after a problem."""
+    """Parquet cells have types: binary cells become text (they must be UTF-8, like a CSV file), an ID is text or
+    a number, never a list, a mapping or true/false, and no column of the format holds lists or mappings.
+    Returns False (table unusable) after a problem."""
     ok = True
+    known = (*spec.required_columns, *spec.optional_columns)
     for column in df.columns:
         values = df[column]
         if values.dtype != object:
@@ -123,13 +198,16 @@ def _typed_cells_ok(df: pd.DataFrame, file: str, spec: TableSpec, problems: _Pro
         bad = decoded.map(lambda v: v is _NOT_UTF8).to_numpy(dtype=bool)
         problems.rows(file, df, bad, column, "not UTF-8 text (save text columns as UTF-8 strings)")
         ok &= not bad.any()
+        nested = decoded.map(lambda v: not pd.api.types.is_scalar(v)).to_numpy(dtype=bool)
         if column in spec.id_columns:
-            wrong = decoded.map(lambda v: v is not _NOT_UTF8 and (isinstance(v, bool | np.bool_)
-                                                                   or not pd.api.types.is_scalar(v)))
-            wrong = wrong.to_numpy(dtype=bool)
+            wrong = nested | decoded.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
             problems.rows(file, df, wrong, column, "an ID must be text or a number, not a list, a mapping or "
                           "true/false")
             ok &= not wrong.any()
+        elif column in known:  # a struct title would be shown as a Python repr; extra metadata may hold lists
+            problems.rows(file, df, nested, column, "a list or a mapping (nested Parquet type) where text or a "
+                          "number belongs")
+            ok &= not nested.any()
         if ok:
             df[column] = decoded
     return ok
@@ -141,7 +219,8 @@ def _not_utf8(path: Path) -> Problem:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        row = data.count(b"\n", 0, exc.start)
+        # records, not lines: a quoted field may hold newlines. The sentinel starts (or extends) the bad record.
+        row = sum(1 for _ in csv.reader(io.StringIO(data[:exc.start].decode("utf-8") + "X", newline=""))) - 1
         byte = data[exc.start]
         return Problem(path.name, f"not UTF-8 text (byte {byte:#04x} at offset {exc.start}; save it as UTF-8)",
                        row=row or None, value=bytes([byte]))
@@ -176,7 +255,10 @@ def _numeric(df: pd.DataFrame, file: str, column: str, problems: _Problems, *, i
              allow_empty: bool = False) -> pd.Series:
     """Parse a numeric column, reporting every value that is empty, non-numeric or out of range."""
     raw = df[column]
-    text = _text(raw).str.strip() if raw.dtype.kind not in "iufb" else None
+    if raw.dtype.kind == "b":  # Parquet true/false is no count, as CSV 'True' is not a number
+        problems.rows(file, df, np.ones(len(raw), bool), column, "not a number (true/false)")
+        return pd.Series(np.nan, index=raw.index)
+    text = _text(raw).str.strip() if raw.dtype.kind not in "iuf" else None
     values = pd.to_numeric(text if text is not None else raw, errors="coerce").astype("float64")
     values = values.where(np.isfinite(values))  # 'inf' is no count, duration or weight
     empty = (text == "").to_numpy() if text is not None else raw.isna().to_numpy()
@@ -229,13 +311,30 @@ def _parse_timestamps(df: pd.DataFrame, file: str, problems: _Problems) -> pd.Se
         if is_text.any():
             stamps = pd.to_datetime(text[is_text], format="ISO8601", utc=True, errors="coerce")
             seconds[is_text] = _epoch_seconds(stamps)
+            outside = is_text & seconds.isna()  # pandas' nanoseconds end in 1677 and 2262; Python reads year 1
+            seconds[outside] = text[outside].map(_iso_seconds)
     future = seconds > time.time() + FUTURE_SLACK_S
-    unparsable = seconds.isna() | (seconds < -MAX_ABS_SECONDS)
+    unparsable = seconds.isna()
+    too_early = seconds < -MAX_ABS_SECONDS
     problems.rows(file, df, unparsable.to_numpy(), "timestamp",
                   "unparsable timestamp (ISO-8601 or Unix seconds expected)")
+    earliest = pd.Timestamp(-MAX_ABS_SECONDS, unit="s").strftime("%Y-%m-%d")
+    problems.rows(file, df, too_early.to_numpy(), "timestamp",
+                  f"timestamp out of range (earliest supported {earliest}; a unit or typing mistake?)")
     problems.rows(file, df, future.to_numpy(), "timestamp",
                   "timestamp is in the future (milliseconds given as seconds?)")
-    return pd.to_datetime(seconds.where(~future & ~unparsable), unit="s", utc=True)
+    return pd.to_datetime(seconds.where(~future & ~unparsable & ~too_early), unit="s", utc=True)
+
+
+def _iso_seconds(text: str) -> float:
+    """Seconds since 1970 of an ISO-8601 text that pandas cannot hold (year 1 to 9999; naive means UTC); NaN if
+    it is not ISO-8601."""
+    try:
+        stamp = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return float("nan")
+    stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+    return (stamp - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)).total_seconds()
 
 
 def _clean_interactions(df: pd.DataFrame, file: str, problems: _Problems) -> pd.DataFrame:
@@ -373,7 +472,9 @@ def load_dataset(path: str | Path) -> Dataset:
     """
     folder = Path(path)
     if not folder.is_dir():
-        raise DataValidationError([Problem(str(folder), "dataset folder not found")], path=folder)
+        reason = "a file" if folder.is_file() else _not_a_file(folder)  # None: nothing there at all
+        message = "dataset folder not found" if reason is None else f"not a dataset folder: it is {reason}"
+        raise DataValidationError([Problem(str(folder), message)], path=folder)
     problems = _Problems()
     t = _read_all(folder, problems)
     _validate_entities(t, problems)

@@ -10,9 +10,10 @@ import json
 import math
 import os
 import platform
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from recsys.data.write import write_text_atomic
 
 TABLE_METRICS = ("ndcg", "recall", "precision", "hit_rate", "mrr", "coverage", "novelty", "diversity", "cold_ndcg")
 Report = dict[str, Any]
@@ -78,18 +79,7 @@ def to_json(report: Any, indent: int | None = 2) -> str:
 
 def write_json(path: str | Path, payload: Any, indent: int | None = 2) -> Path:
     """Write ``payload`` as strict JSON atomically (temp file beside the target, then os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(to_json(payload, indent) + "\n")
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is for everyone who reads the checkout
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, to_json(payload, indent) + "\n")
 
 
 # ---- tables ---------------------------------------------------------------------------------------------------

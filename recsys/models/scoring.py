@@ -25,6 +25,7 @@ from torch import Tensor
 
 from recsys.graph import LISTENS, PREFERS, SONG_GENRE
 from recsys.models.item_item import ItemItemTerm
+from recsys.models.topk import masked_topk
 from recsys.sparse import dense_rows, pairs_to_csr, row, row_counts, row_normalised, transpose
 
 MAX_GENRE_WEIGHT = 0.5  # the adaptive weight never lets genres outweigh the collaborative signal
@@ -154,15 +155,12 @@ class Scorer:
     def topk(self, users: Tensor, k: int, genre_weight: float | None = None,
              exclude_known: bool = True) -> tuple[Tensor, Tensor]:
         """Top-k songs [B, k] and their scores, scored in chunks so memory does not grow with users x songs."""
-        k = min(k, self.num_songs)
         chunk = max(1, SCORE_CHUNK_ELEMENTS // max(1, self.num_songs))
         top_scores, top_index = [], []
         for start in range(0, len(users), chunk):
             batch = users[start:start + chunk]
-            scores = self.scores(batch, genre_weight)
-            if exclude_known:
-                scores = scores.masked_fill(dense_rows(self.known, batch).bool(), -math.inf)
-            values, index = scores.topk(k, dim=1)
+            index, values = masked_topk(self.scores(batch, genre_weight), self.known if exclude_known else None,
+                                        batch, k)  # the mask is set in place from the CSR history
             top_scores.append(values)
             top_index.append(index)
         return torch.cat(top_index), torch.cat(top_scores)

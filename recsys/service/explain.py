@@ -8,17 +8,19 @@ model without the removed plays. Parts a model does not have are neither listed 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from recsys.graph.edit import without_listens
 from recsys.models import GATRecommender
 from recsys.models.gat import artist_overlap, genre_overlap
 from recsys.service.attention import USER_FROM_SONGS, AttentionMaps
 from recsys.service.catalogue import Catalogue
+from recsys.service.foldin import FoldIn
 from recsys.service.listener import Listener
 from recsys.service.ranking import NO_HISTORY, Ranker
+from recsys.service.runs import ModelRuns
 
 if TYPE_CHECKING:
     from recsys.service.recommender import Recommender
@@ -29,14 +31,28 @@ MENTIONED_PART = 0.005  # parts smaller than this (in score units) are left out 
 PART_LABELS = {"graph": "graph embedding", "history": "listening history (songs played together)",
                "genre": "genre match"}
 
-Rescore = Callable[[Listener, list[int], int, float], float]  # score of (listener without songs, song, weight)
+
+class Rescorer:
+    """The exact score of a pair after removing some of the listener's plays: the model re-run on the edited
+    training graph (a trained user), or the history folded in again without them (a folded-in history)."""
+
+    def __init__(self, graph, runs: ModelRuns, folding: FoldIn, ranker: Ranker) -> None:
+        self.graph, self.runs, self.folding, self.ranker = graph, runs, folding, ranker
+
+    def __call__(self, listener: Listener, removed: list[int], song: int, weight: float) -> float:
+        if listener.folded:
+            keep = ~torch.isin(listener.history, torch.tensor(removed))
+            edited = self.folding.from_indices(listener.history[keep], listener.plays[keep])
+            return self.ranker.decompose(edited, song, weight)["score"]
+        edited_graph = without_listens(self.graph, listener.index, removed)
+        return self.runs.score_with_graph(edited_graph, listener.index, song, weight)
 
 
 class Explainer:
     """Builds explanation dicts from the ranking, the attention maps and the model's own parameters."""
 
     def __init__(self, model: GATRecommender, ranker: Ranker, catalogue: Catalogue, attention: AttentionMaps,
-                 capabilities: dict[str, bool], rescore: Rescore, model_type: str) -> None:
+                 capabilities: dict[str, bool], rescore: Rescorer, model_type: str) -> None:
         self.model, self.ranker, self.catalogue, self.attention = model, ranker, catalogue, attention
         self.scorer, self.maps = ranker.scorer, catalogue.maps
         self.capabilities, self.rescore, self.model_type = capabilities, rescore, model_type
@@ -164,8 +180,9 @@ class Explainer:
         if len(listener.history) == 0:  # `recommend` gives such a listener the popular songs, not the model's
             listeners, place = self.catalogue.popularity_place(song)
             out.update(strategy=NO_HISTORY, rank=place, popularity={"listeners": listeners, "rank": place})
-            out["sentence"] = (f"{listener.name} has no listening history, so their recommendations are the most "
-                               f"popular songs: “{info['title']}” by {info['artist']} is #{place} by popularity "
+            where = "" if listener.folded else " in the training data"
+            out["sentence"] = (f"{listener.name} has no listening history{where}, so their recommendations are the "
+                               f"most popular songs: “{info['title']}” by {info['artist']} is #{place} by popularity "
                                f"({_count(listeners, 'listener')}). The model's own score for the pair is "
                                f"{numbers['score']:.2f}, but it is not used to rank songs for this listener.")
         if counterfactual:

@@ -16,9 +16,7 @@
 from __future__ import annotations
 
 import json
-import os
 import random
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from recsys.data.write import write_text_atomic
 from recsys.graph import LISTENS, SONG_GENRE, reverse
 from recsys.graph.edit import without_listens
 from recsys.models import GATRecommender, build_adjacencies
@@ -208,14 +207,4 @@ def sidecar_path(checkpoint: str | Path) -> Path:
 
 def store(result: dict[str, Any], path: str | Path) -> Path:
     """Write the report as UTF-8 JSON atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(result, handle, indent=2)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, json.dumps(result, indent=2) + "\n")

@@ -140,14 +140,14 @@ class FoldIn:
             if key in self._listeners:
                 self._listeners.move_to_end(key)
                 return self._listeners[key]
-        listener = self._build(songs, plays, steps)
+        listener = self._build(songs, plays, steps, key)
         with self._lock:
             self._listeners[key] = listener
             while len(self._listeners) > LISTENER_CACHE_SIZE:
                 self._listeners.popitem(last=False)
         return listener
 
-    def _build(self, songs: Tensor, plays: Tensor, steps: int) -> Listener:
+    def _build(self, songs: Tensor, plays: Tensor, steps: int, key: tuple) -> Listener:
         genres, shares = genre_shares(self.graph, songs, plays)
         node = len(self.maps.user)  # the new node's index: one past the trained users
         if len(songs) == 0:
@@ -155,7 +155,7 @@ class FoldIn:
         else:
             vector, attention = self._embed(songs, plays, genres, shares, node, steps)
         return Listener(HISTORY_ID, HISTORY_NAME, None, node, songs, plays, vector, genres, shares, unit(shares),
-                        self._adaptive(len(songs), shares), attention)
+                        self._adaptive(len(songs), shares), ("history", *key), attention)
 
     def _adaptive(self, count: int, shares: Tensor) -> float:
         """The seed's adaptive genre weight for this history, with the training users' activity reference."""
@@ -228,20 +228,28 @@ class FoldIn:
             model.train(was_training)
 
     def _fit_ego(self, ego: Tensor, songs: Tensor, star: dict, node: int, steps: int) -> Tensor:
-        """A few Adam steps on the history's BPR loss (negatives: songs outside it), all else frozen."""
-        song_emb = self.scorer.song_emb
+        """Adam steps on the history's BPR loss (negatives: songs outside it), everything else frozen.
+
+        z = (ego + propagated layers) / (L + 1). The attention reads the embeddings without gradient (as in
+        training), so dz/d(ego) = 1 / (L + 1) exactly; the propagated part is held at its value for the
+        starting ego, which makes each step vector arithmetic. `_embed` propagates the final ego exactly.
+        """
+        song_emb, scale = self.scorer.song_emb, 1.0 / (self.model.num_layers + 1)
+        with torch.no_grad():
+            z, _ = self._propagate(ego, star, node, keep_attention=False)
+        rest = z - scale * ego
         seed = int.from_bytes(hashlib.sha256(songs.numpy().tobytes()).digest()[:8], "little")
         generator = torch.Generator().manual_seed(seed)  # the same history always gets the same listener
         outside = torch.ones(song_emb.size(0), dtype=torch.bool)
         outside[songs] = False
         candidates = outside.nonzero().flatten()
+        positives = song_emb[songs]
         ego = ego.clone().requires_grad_(True)
         optimiser = torch.optim.Adam([ego], lr=FOLD_IN_LR)
         for _ in range(steps):
-            z, _ = self._propagate(ego, star, node, keep_attention=False)
+            z = rest + scale * ego
             picks = torch.randint(len(candidates), (len(songs), FOLD_IN_NEGATIVES), generator=generator)
-            negatives = song_emb[candidates[picks]]  # [n, k, D]
-            loss = bpr_loss(song_emb[songs] @ z, negatives @ z)
+            loss = bpr_loss(positives @ z, song_emb[candidates[picks]] @ z)
             loss = loss + self.weight_decay * l2_penalty(ego.unsqueeze(0), batch_size=len(songs))
             optimiser.zero_grad(set_to_none=True)
             loss.backward()

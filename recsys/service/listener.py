@@ -33,6 +33,7 @@ class Listener:
         adaptive_weight: the genre weight used when none is given.
         attention: a folded-in history's own attention (per layer, relation -> (edge_index, alpha)) on the edges
             into its node; None for a trained user, whose attention is the training graph's.
+        key: what the vectors were computed from (cache key of the listener's score rows).
     """
 
     user_id: str
@@ -46,15 +47,16 @@ class Listener:
     shares: Tensor
     affinity: Tensor
     adaptive_weight: float
+    key: tuple
     attention: AttentionList | None = None
 
     @property
     def folded(self) -> bool:
         return self.index is None
 
-    def with_shares(self, genres: Tensor, shares: Tensor) -> Listener:
-        """The same listener with other genre shares (for example recency-weighted ones)."""
-        return replace(self, genres=genres, shares=shares, affinity=unit(shares))
+    def with_shares(self, genres: Tensor, shares: Tensor, why: object) -> Listener:
+        """The same listener with other genre shares (``why``: what makes them differ, e.g. a half-life)."""
+        return replace(self, genres=genres, shares=shares, affinity=unit(shares), key=(*self.key, why))
 
 
 def unit(values: Tensor) -> Tensor:

@@ -44,10 +44,10 @@ class Profiles:
         genres, shares = self.shares(user)
         listener = Listener(self.maps.user.id_of(user), self.maps.user.name_of(user), user, user, history,
                             plays[history], self.scorer.user_emb[user], genres, shares, unit(shares),
-                            float(self.scorer.adaptive[user]))
+                            float(self.scorer.adaptive[user]), ("user", user))
         if half_life_days is None:
             return listener
-        return listener.with_shares(*self.recent_shares(user, half_life_days))
+        return listener.with_shares(*self.recent_shares(user, half_life_days), ("half-life", half_life_days))
 
     def shares(self, user: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(genre indices ascending, shares of training plays) from the graph's prefers edges."""
@@ -58,6 +58,11 @@ class Profiles:
         genres, shares = store.edge_index[1][mine], store.edge_weight[mine]
         order = torch.argsort(genres)
         return genres[order], shares[order]
+
+    def top_genre(self, user: int) -> str:
+        """The genre with the largest share of the user's plays ("(none)" without genres)."""
+        genres, shares = self.shares(user)
+        return self.maps.genre.name_of(int(genres[shares.argmax()])) if len(genres) else "(none)"
 
     def recent_shares(self, user: int, half_life_days: float) -> tuple[torch.Tensor, torch.Tensor]:
         """Genre shares with each song's plays weighted by 0.5 ** (age of its last play / half-life).

@@ -53,7 +53,7 @@ class Ranker:
         self._lock = threading.Lock()
 
     def rows(self, listener: Listener) -> Rows:
-        key = _key(listener)
+        key = listener.key
         with self._lock:
             if key in self._rows:
                 self._rows.move_to_end(key)
@@ -65,6 +65,12 @@ class Ranker:
             while len(self._rows) > ROW_CACHE_SIZE:
                 self._rows.popitem(last=False)
         return rows
+
+    def capabilities(self) -> dict[str, bool]:
+        """Which parts the model's score has (the Basic model: the graph embedding only)."""
+        genre = self.scorer.has_genres
+        return {"graph": True, "history": self.scorer.uses_item_item, "genre": genre,
+                "adaptive_weight": genre and self.scorer.base_genre_weight > 0}
 
     def clear(self) -> None:
         """Forget the cached rows (benchmarks and tests that time cold work)."""
@@ -196,14 +202,6 @@ def table(catalogue: Catalogue, songs: Tensor, scores: Tensor, base: Tensor, inf
         "genre_influence": influence.double().numpy(),
         "genre_weight": np.full(len(songs), weight),
     })
-
-
-def _key(listener: Listener) -> tuple:
-    """What a listener's rows depend on: its embedding, history and genre profile."""
-    if not listener.folded:
-        return ("user", listener.index, tuple(listener.genres.tolist()), tuple(listener.affinity.tolist()))
-    return ("history", tuple(listener.history.tolist()), tuple(listener.plays.tolist()),
-            tuple(listener.affinity.tolist()))
 
 
 def check_k(k: object) -> int:

@@ -9,28 +9,24 @@ JSON-serialisable dicts. Instances are read-only after construction and safe to 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pandas as pd
-import torch
 
-from recsys.errors import ConfigError
-from recsys.graph.edit import without_listens
 from recsys.service.attention import AttentionMaps
 from recsys.service.catalogue import Catalogue
-from recsys.service.explain import Explainer
+from recsys.service.explain import Explainer, Rescorer
 from recsys.service.foldin import FoldIn
 from recsys.service.listener import Listener
 from recsys.service.profiles import Profiles
 from recsys.service.ranking import Ranker
+from recsys.service.runs import ModelRuns
 from recsys.service.stored import StoredBaselines, read_sidecar, sidecar
 from recsys.service.subgraph import attention_subgraph
 from recsys.training import Restored, restore
 
-T = TypeVar("T")
 History = Iterable[object]  # track IDs, or (track_id, plays) pairs
 
 
@@ -41,22 +37,17 @@ class Recommender:
         self.model, self.dataset, self.graph = restored.model, restored.dataset, restored.graph
         self.maps, self.payload = restored.graph.id_maps, restored.payload
         self.checkpoint, self.data_path = Path(restored.checkpoint), restored.data_path
-        self.forward_passes = 0  # counted so tests can prove re-ranking needs none
-        self._lock = threading.Lock()
-        self.scorer = self._counted(lambda: self.model.prepare(self.graph))()
+        self.runs = ModelRuns(self.model, self.graph)
+        self.scorer = self.runs.prepare()
         self.library = Catalogue(self.graph, self.dataset)
         self.profiles = Profiles(self.graph, self.dataset, self.scorer, self.library)
-        inference = self._cached(self._infer)  # attention and genre vectors: one more forward pass, on first use
-        self.ranker = Ranker(self.scorer, self.library, lambda: inference()[0].get("genre"))
-        self.attention_maps = AttentionMaps(lambda: inference()[1])
-        weight_decay = float(self.payload.get("train_config", {}).get("weight_decay", 1e-4))
-        self.folding = FoldIn(self.model, self.graph, self.scorer, weight_decay, self._counted)
+        self.ranker = Ranker(self.scorer, self.library, lambda: self.runs.inference()[0].get("genre"))
+        self.attention_maps = AttentionMaps(lambda: self.runs.inference()[1])
+        self.folding = FoldIn(self.model, self.graph, self.scorer,
+                              float(self.payload.get("train_config", {}).get("weight_decay", 1e-4)), self.runs.counted)
         self.explainer = Explainer(self.model, self.ranker, self.library, self.attention_maps, self.capabilities,
-                                   self._rescore, self.model_type)
-        dataset = self.payload.get("dataset", {})
-        self.baselines = StoredBaselines(self.checkpoint, self.library,
-                                         {"dataset_fingerprint": dataset.get("fingerprint", ""),
-                                          "split_fingerprint": dataset.get("split_fingerprint", "")})
+                                   Rescorer(self.graph, self.runs, self.folding, self.ranker), self.model_type)
+        self.baselines = StoredBaselines(self.checkpoint, self.library, self.payload.get("dataset", {}))
 
     @classmethod
     def load(cls, checkpoint: str | Path, data: str | Path | None = None) -> Recommender:
@@ -67,46 +58,13 @@ class Recommender:
     def from_restored(cls, restored: Restored) -> Recommender:
         return cls(restored)
 
-    # ---- forward passes, each counted and run once --------------------------------------------------------
-    def _counted(self, forward: Callable[[], T]) -> Callable[[], T]:
-        def run() -> T:
-            self.forward_passes += 1
-            return forward()
-        return run
-
-    def _cached(self, forward: Callable[[], T]) -> Callable[[], T]:
-        cache: list[T] = []
-
-        def get() -> T:
-            with self._lock:
-                if not cache:
-                    cache.append(self._counted(forward)())
-                return cache[0]
-        return get
-
-    @torch.no_grad()
-    def _infer(self) -> tuple[dict[str, torch.Tensor], list]:
-        """Final embeddings of every node type and the attention coefficients (eval mode, no gradients)."""
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            return self.model(*self.model.full_inputs(self.graph), return_attention=True)
-        finally:
-            self.model.train(was_training)
+    @property
+    def forward_passes(self) -> int:
+        return self.runs.count
 
     def score_with_graph(self, graph, user: int, song: int, genre_weight: float) -> float:
         """The score of one pair after re-running the model on an edited graph (counterfactuals)."""
-        scorer = self._counted(lambda: self.model.prepare(graph))()
-        users = torch.tensor([user])
-        return float(scorer.base_scores(users)[0, song]) + genre_weight * float(scorer.genre_scores(users)[0, song])
-
-    def _rescore(self, listener: Listener, removed: list[int], song: int, weight: float) -> float:
-        if listener.folded:
-            keep = ~torch.isin(listener.history, torch.tensor(removed))
-            edited = self.folding.from_indices(listener.history[keep], listener.plays[keep])
-            return self.ranker.decompose(edited, song, weight)["score"]
-        return self.score_with_graph(without_listens(self.graph, listener.index, removed), listener.index, song,
-                                     weight)
+        return self.runs.score_with_graph(graph, user, song, genre_weight)
 
     # ---- lookups and descriptions -------------------------------------------------------------------------
     @property
@@ -115,10 +73,7 @@ class Recommender:
 
     @property
     def capabilities(self) -> dict[str, bool]:
-        """Which parts the model's score has (the Basic model: the graph embedding only)."""
-        genre = self.scorer.has_genres
-        return {"graph": True, "history": self.scorer.uses_item_item, "genre": genre,
-                "adaptive_weight": genre and self.scorer.base_genre_weight > 0}
+        return self.ranker.capabilities()
 
     def users(self) -> list[str]:
         return [str(u) for u in self.maps.user.ids]
@@ -141,12 +96,11 @@ class Recommender:
     def model_card(self) -> dict[str, Any]:
         """Architecture, size, training curve and metrics, as stored in the checkpoint."""
         p = self.payload
-        return {"model_type": self.model_type, "parameters": self.model.num_parameters(),
-                "config": p["model_config"], "training": {**p.get("train", {}), "config": p.get("train_config", {})},
-                "history": p.get("history", []), "metrics": p.get("metrics", {}),
-                "dataset": {**p["dataset"], "resolved_path": str(self.data_path)}, "versions": p.get("versions", {}),
-                "complete": bool(p.get("complete", False)), "scale_weights": self.model.scale_weights(),
-                "checkpoint": str(self.checkpoint), "capabilities": self.capabilities}
+        return {"model_type": self.model_type, "parameters": self.model.num_parameters(), "config": p["model_config"],
+                "training": {**p.get("train", {}), "config": p.get("train_config", {})}, "metrics": p.get("metrics"),
+                "history": p.get("history", []), "versions": p.get("versions", {}), "complete": bool(p.get("complete")),
+                "dataset": {**p["dataset"], "resolved_path": str(self.data_path)}, "checkpoint": str(self.checkpoint),
+                "scale_weights": self.model.scale_weights(), "capabilities": self.capabilities}
 
     def dataset_summary(self) -> dict[str, int]:
         return self.dataset.summary()
@@ -209,11 +163,8 @@ class Recommender:
 
     def _subgraph(self, listener: Listener, track_id: object, max_nodes: int, genre_weight: float | None,
                   focus: bool) -> dict[str, Any]:
-        if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 2:
-            raise ConfigError(f"max_nodes must be an integer >= 2 (got {max_nodes!r})")
-        song = self.track_index(track_id)
-        return attention_subgraph(self.explainer, self.attention_maps, listener, song, max_nodes,
-                                  self.ranker.weight(listener, genre_weight), focus)
+        return attention_subgraph(self.explainer, self.attention_maps, listener, self.track_index(track_id),
+                                  max_nodes, self.ranker.weight(listener, genre_weight), focus)
 
     # ---- new listeners ------------------------------------------------------------------------------------
     def recommend_for_genres(self, genres: list[str], k: int = 10) -> pd.DataFrame:
@@ -245,8 +196,4 @@ class Recommender:
         return self.ranker.similar(self.track_index(track_id), k)
 
     def embedding_projection(self, node_type: str = "song", sample: int = 2000, seed: int = 0) -> pd.DataFrame:
-        return self.ranker.projection(node_type, sample, seed, self._top_genre)
-
-    def _top_genre(self, user: int) -> str:
-        genres, shares = self.profiles.shares(user)
-        return self.maps.genre.name_of(int(genres[shares.argmax()])) if len(genres) else "(none)"
+        return self.ranker.projection(node_type, sample, seed, self.profiles.top_genre)

@@ -44,9 +44,12 @@ def read_sidecar(path: Path) -> dict[str, Any] | None:
 class StoredBaselines:
     """Top-k lists of the baselines evaluated beside one checkpoint, in the columns of `recommend`."""
 
-    def __init__(self, checkpoint: Path, catalogue: Catalogue, fingerprints: dict[str, str]) -> None:
+    def __init__(self, checkpoint: Path, catalogue: Catalogue, dataset: dict[str, Any]) -> None:
+        """``dataset``: the checkpoint's dataset record (its fingerprints must match the stored lists')."""
         self.path = sidecar(checkpoint, "baselines")
-        self.catalogue, self.fingerprints = catalogue, fingerprints
+        self.catalogue = catalogue
+        self.fingerprints = {"dataset_fingerprint": str(dataset.get("fingerprint", "")),
+                             "split_fingerprint": str(dataset.get("split_fingerprint", ""))}
         self._stored: dict[str, Any] | None = None
 
     def _models(self) -> dict[str, Any]:

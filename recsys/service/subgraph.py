@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from recsys.errors import ConfigError
 from recsys.service.attention import AttentionMaps
 from recsys.service.catalogue import Catalogue
 from recsys.service.explain import Explainer
@@ -51,6 +52,8 @@ def attention_subgraph(explainer: Explainer, attention: AttentionMaps, listener:
     ``focus`` keeps only the strongest paths from the listener to the song: the FOCUS_PATHS history songs with
     the largest positive contributions, and artists and genres only where such a path runs through them.
     """
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 2:
+        raise ConfigError(f"max_nodes must be an integer >= 2 (got {max_nodes!r})")
     catalogue, scorer = explainer.catalogue, explainer.scorer
     b = _Builder(catalogue, listener, max_nodes)
     score = explainer.ranker.decompose(listener, song, weight)["score"]

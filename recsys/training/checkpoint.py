@@ -1,24 +1,26 @@
 """Checkpoints: one file per model, written atomically, loaded without unpickling arbitrary objects.
 
 A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so `torch.load(weights_only=True)`
-can read it; a file carrying any other Python object is refused, never executed. Writing goes to a temporary
+can read it; a file carrying any other Python object is refused, never executed. Its schema, sizes and weights
+are checked before a model is built from it: a malformed file is a CheckpointError, never a traceback or an
+allocation its own bytes do not justify. Writing goes to a temporary
 file in the same folder, is flushed to disk, then renamed over the target: a crash or a full disk leaves the
 previous checkpoint intact.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
 import platform
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from recsys.config import ModelConfig, TrainConfig, field_type_problem
+from recsys.data.write import atomic_file
 from recsys.errors import CheckpointError
 
 FORMAT = "recsys-checkpoint"
@@ -30,39 +32,24 @@ REQUIRED_KEYS = ("format", "format_version", "model_type", "model_config", "stat
 def library_versions() -> dict[str, str]:
     import torch_geometric
 
-    from recsys import __version__
+    from recsys.version import __version__
 
     return {"recsys": __version__, "torch": str(torch.__version__), "torch_geometric": torch_geometric.__version__,
             "python": platform.python_version()}
 
 
 def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
-    """Write atomically: temp file in the target folder, fsync, rename. Raises CheckpointError on failure."""
+    """Write atomically (`recsys.data.write.atomic_file`). Raises CheckpointError on failure."""
     path = Path(path)
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "versions": library_versions(), **payload}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
-    tmp = Path(tmp_name)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600; a checkpoint is as readable as any file
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_file(path) as handle:
             torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
         _remove_stale_temporaries(path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}; "
                               "any previous checkpoint there is unchanged") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -99,4 +86,70 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     missing = [key for key in REQUIRED_KEYS if key not in payload]
     if missing:
         raise CheckpointError(f"{path} is incomplete: missing {missing}")
+    problem = payload_problem(payload)
+    if problem is not None:
+        raise CheckpointError(f"{path} is malformed: {problem}")
     return payload
+
+
+NODE_TYPES = ("user", "song", "artist", "genre")
+
+
+def payload_problem(payload: dict[str, Any]) -> str | None:
+    """What is wrong with a loaded payload's schema, sizes or weights (None: a model can be built from it).
+
+    Sizes are checked against the file's own content: node counts against its ID lists, layer sizes against the
+    weights it stores, so a forged count (10^11 users) is refused before anything is allocated for it.
+    """
+    for key, kind in (("model_type", str), ("model_config", dict), ("num_nodes", dict), ("dataset", dict),
+                      ("id_maps", dict), ("state_dict", dict), ("train_config", dict)):
+        if key in payload and not isinstance(payload[key], kind):
+            return f"'{key}' must be a {kind.__name__} (got {type(payload[key]).__name__})"
+    for section, cls in (("model_config", ModelConfig), ("train_config", TrainConfig)):
+        problem = field_type_problem(cls, payload.get(section, {}), section)
+        if problem is not None:
+            return problem
+    if not isinstance(payload["dataset"].get("fingerprint"), str):
+        return "'dataset' has no fingerprint text"
+    problem = _ids_problem(payload["id_maps"], payload["num_nodes"])
+    if problem is not None:
+        return problem
+    return _weights_problem(payload["state_dict"], payload["model_config"], payload["num_nodes"])
+
+
+def _ids_problem(id_maps: dict[str, Any], num_nodes: dict[str, Any]) -> str | None:
+    """Each node count is an int equal to the length of the checkpoint's own ID list of that type."""
+    for kind in NODE_TYPES:
+        state = id_maps.get(kind)
+        if not (isinstance(state, dict) and isinstance(state.get("ids"), list) and isinstance(state.get("names"),
+                                                                                             list)):
+            return f"'id_maps.{kind}' must hold lists 'ids' and 'names'"
+        count = num_nodes.get(kind, 0 if kind == "genre" else None)
+        if not isinstance(count, int) or isinstance(count, bool):
+            return f"'num_nodes.{kind}' must be an integer (got {type(count).__name__})"
+        if count != len(state["ids"]):
+            return f"'num_nodes.{kind}' is {count:,} but the checkpoint lists {len(state['ids']):,} {kind} IDs"
+    return None
+
+
+def _weights_problem(state_dict: dict[str, Any], model: dict[str, Any], num_nodes: dict[str, int]) -> str | None:
+    """Tensors only (a module's `_extra_state` aside), all finite, and layer sizes the stored weights can hold."""
+    stored = 0
+    for name, value in state_dict.items():
+        if not isinstance(name, str) or (not isinstance(value, torch.Tensor) and not name.endswith("_extra_state")):
+            return f"'state_dict' entry {str(name)[:60]!r} is a {type(value).__name__}, not a tensor"
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            bad = int((~torch.isfinite(value)).sum())
+            if bad:
+                return f"tensor {name!r} {tuple(value.shape)} holds {bad:,} NaN or infinite value(s)"
+            stored += value.numel()
+    defaults = ModelConfig()
+    dim, hidden = model.get("embedding_dim", defaults.embedding_dim), model.get("hidden_dim", defaults.hidden_dim)
+    layers = model.get("num_layers", defaults.num_layers)
+    tables = (num_nodes["user"] + num_nodes["song"]) * dim  # every model stores these two embedding tables
+    if min(dim, hidden, layers) < 1:
+        return "embedding_dim, hidden_dim and num_layers must be positive"
+    if tables > stored or hidden > stored or layers > len(state_dict):
+        return (f"its config asks for {tables:,} embedding values ({dim} dims), hidden_dim {hidden} and "
+                f"{layers} layer(s), more than the {stored:,} weights in {len(state_dict)} tensors it stores")
+    return None

@@ -39,18 +39,16 @@ from recsys.data import Dataset
 from recsys.errors import ConfigError
 from recsys.evaluation import RankingTask, ScoreFn, ndcg_at, ranking_task
 from recsys.graph import LISTENS, build_graph
-from recsys.models import GATRecommender, build_adjacencies, build_model
-from recsys.training.checkpoint import save_checkpoint
+from recsys.models import GATRecommender, build_model
 from recsys.training.minibatch import UserSongOutputs, minibatch_trainable
+from recsys.training.trainable import Trainable, bind, full_graph_inputs
 from recsys.training.trainer import (
-    Trainable,
     TrainResult,
-    TrainState,
-    checkpoint_payload,
     early_stopping_task,
     finish,
     fit,
     prepare_data,
+    progress_writer,
     seed_everything,
 )
 
@@ -153,17 +151,7 @@ def ddp_wrap(model: GATRecommender, ctx: DistributedContext) -> DistributedDataP
 
 def ddp_trainable(model: GATRecommender, ddp: nn.Module, graph: HeteroData) -> Trainable:
     """Full-graph training through the DDP wrapper (gradients all-reduced); evaluation on the bare model."""
-    x_dict, edges, weights = model.full_inputs(graph)
-    num_nodes = {t: x.numel() for t, x in x_dict.items()}
-    adjs = build_adjacencies(edges, num_nodes, weights if model.use_edge_weight else None, model.edge_types)
-
-    def embed() -> tuple[Tensor, Tensor]:
-        if model.training:
-            return ddp(x_dict, adjs)
-        z = model(x_dict, adjs)  # evaluation: the bare model, no collectives
-        return z["user"], z["song"]
-
-    return Trainable(model, embed, lambda: (model.embedding["user"].weight, model.embedding["song"].weight))
+    return bind(model, *full_graph_inputs(model, graph), train_forward=ddp)
 
 
 def train_distributed(dataset: Dataset, config: Config, out: str | Path | None = None, progress: bool = True,
@@ -196,14 +184,9 @@ def _train(ctx: DistributedContext, dataset: Dataset, config: Config, out: str |
     else:
         trainable = ddp_trainable(model, ddp, graph)
     base = {"model": model, "dataset": dataset, "config": config, "graph": graph, "split_rule": rule}
-
-    def write_progress(current: TrainState, optimizer: torch.optim.Optimizer) -> None:
-        weights = current.best_weights or model.state_dict()
-        save_checkpoint(checkpoint_payload({**base, "state": current, "weights": weights}), out)
-
     state, stopped = fit(trainable, graph[LISTENS].edge_index, graph["song"].num_nodes,
                          early_stopping_task(valid, tc), tc, negatives,
-                         on_checkpoint=write_progress if out is not None and ctx.is_main else None,
+                         on_checkpoint=progress_writer(base, out, None) if out is not None and ctx.is_main else None,
                          progress=progress and ctx.is_main, play_weight=graph[LISTENS].plays, dist=ctx)
     result = None
     if ctx.is_main:

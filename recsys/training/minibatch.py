@@ -32,10 +32,10 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
-from recsys.models import GATRecommender, build_adjacencies
+from recsys.models import GATRecommender
 from recsys.models.attention import Adjacency
 from recsys.models.hetero import EdgeType
-from recsys.training.trainer import Trainable
+from recsys.training.trainable import Trainable, bind, full_graph_inputs
 
 Fanouts = Sequence[int] | Mapping[EdgeType, Sequence[int]]
 BACKENDS = ("auto", "own", "pyg")
@@ -287,19 +287,16 @@ def minibatch_trainable(model: GATRecommender, graph: HeteroData, fanout: Sequen
         backend: sampler backend (see `NeighborSampler`).
 
     ``embed`` (evaluation, calibration) stays a full-graph forward, over the same full-graph layouts the
-    sampler reads, so they are built once.
+    sampler reads, so they are built once. The embedding tables switch to sparse gradients: a step's
+    backward and optimiser update touch only the rows of its subgraph (`SplitAdam`), not the whole table.
     """
-    x_dict, edges, weights = model.full_inputs(graph)
+    x_dict, adjs = full_graph_inputs(model, graph)
     num_nodes = {t: x.numel() for t, x in x_dict.items()}
-    adjs = build_adjacencies(edges, num_nodes, weights if model.use_edge_weight else None, model.edge_types)
     device = model.score_scale.device
     generator = torch.Generator(device=device).manual_seed(seed)
     sampler = NeighborSampler(adjs, num_nodes, resolve_fanouts(fanout, model.num_layers), generator, backend)
     run = forward if forward is not None else UserSongOutputs(model)
-
-    def embed() -> tuple[Tensor, Tensor]:
-        z = model(x_dict, adjs)
-        return z["user"], z["song"]
+    sparse = forward is None  # a DDP wrapper all-reduces dense gradients
 
     def gather(users: Tensor, songs: Tensor, negatives: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         seed_users, user_local = torch.unique(users, return_inverse=True)
@@ -310,4 +307,4 @@ def minibatch_trainable(model: GATRecommender, graph: HeteroData, fanout: Sequen
         zs = z_song.index_select(0, song_local)
         return zu, zs[:len(songs)], zs[len(songs):].view(*negatives.shape, -1)
 
-    return Trainable(model, embed, lambda: (model.embedding["user"].weight, model.embedding["song"].weight), gather)
+    return bind(model, x_dict, adjs, gather=gather, sparse=sparse)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch_geometric.data import HeteroData
 
 from recsys.config import Config, ModelConfig, TrainConfig
@@ -45,6 +46,18 @@ def resolve_data_path(payload: dict[str, Any], checkpoint: Path, data: str | Pat
                           f"{', '.join(str(c) for c in candidates)}); pass the data folder explicitly")
 
 
+def weights_mismatch(expected: dict[str, Any], stored: dict[str, Any]) -> str | None:
+    """The first difference between the model's tensors and the checkpoint's, naming the tensor and its shapes."""
+    missing, unexpected = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
+    if missing or unexpected:
+        return f"missing tensors {missing[:3]}, unexpected tensors {unexpected[:3]}"
+    for name, tensor in expected.items():
+        if isinstance(tensor, torch.Tensor) and tuple(stored[name].shape) != tuple(tensor.shape):
+            return (f"tensor {name!r} has shape {tuple(stored[name].shape)} in the file, the model expects "
+                    f"{tuple(tensor.shape)}")
+    return None
+
+
 def restore(checkpoint: str | Path, data: str | Path | None = None, dataset: Dataset | None = None) -> Restored:
     """Load a checkpoint and the dataset it was trained on, checking that they belong together."""
     checkpoint = Path(checkpoint)
@@ -56,8 +69,9 @@ def restore(checkpoint: str | Path, data: str | Path | None = None, dataset: Dat
         raise CheckpointError(f"checkpoint {checkpoint} was trained on other data: dataset {data_path} has "
                               f"fingerprint {dataset.fingerprint}, the checkpoint expects {expected}")
     try:
-        config = Config(ModelConfig(**payload["model_config"]), TrainConfig(**payload.get("train_config", {})))
-    except TypeError as exc:
+        config = Config(ModelConfig(**payload["model_config"]).validate(),
+                        TrainConfig(**payload.get("train_config", {})))
+    except (TypeError, ValueError) as exc:  # ConfigError is a ValueError
         raise CheckpointError(f"{checkpoint} has a config this version does not understand: {exc}") from None
     dataset, _ = assign_split(dataset, payload["dataset"].get("split_seed", 0))
     if split_fingerprint(dataset) != payload["dataset"].get("split_fingerprint"):
@@ -65,14 +79,17 @@ def restore(checkpoint: str | Path, data: str | Path | None = None, dataset: Dat
     graph = build_graph(dataset, "train")
     if not graph.id_maps.same_as(IdMaps.from_state(payload["id_maps"])):
         raise CheckpointError(f"{checkpoint}: the dataset's IDs differ from those the model was trained with")
-    model = build_model(config.model, payload["num_nodes"])
-    try:
-        model.load_state_dict(payload["state_dict"])
-    except (RuntimeError, KeyError) as exc:
-        raise CheckpointError(f"{checkpoint}: weights do not fit the model they claim to be "
-                              f"({str(exc).splitlines()[0][:200]})") from None
+    model = build_model(config.model, payload["num_nodes"])  # sizes checked by load_checkpoint against the file
+    mismatch = weights_mismatch(model.state_dict(), payload["state_dict"])
+    if mismatch is None:
+        try:
+            model.load_state_dict(payload["state_dict"])
+        except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+            mismatch = str(exc).splitlines()[0][:200]
+    if mismatch is not None:
+        raise CheckpointError(f"{checkpoint}: weights do not fit the model they claim to be ({mismatch})")
     term = model.item_item_module()
-    if term is not None and term.lam is not None:  # the closed-form term is refitted, not stored
+    if term is not None and term.lam is not None and not term.fitted:  # a checkpoint from before it was stored
         term.fit(graph[LISTENS].edge_index, graph["user"].num_nodes, term.lam)
     model.eval()
     return Restored(model, dataset, graph, config, payload, checkpoint, Path(data_path))

@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
@@ -25,15 +25,14 @@ from recsys.data import Dataset, assign_split
 from recsys.errors import CheckpointError, ConfigError
 from recsys.evaluation import CatalogueStats, RankingTask, evaluate_scores, ndcg_at, ranking_task
 from recsys.graph import LISTENS, SONG_GENRE, build_graph
-from recsys.models import GATRecommender, build_adjacencies, build_model
+from recsys.models import GATRecommender, build_model, estimate_memory_usage
 from recsys.models.losses import bpr_loss, l2_penalty
 from recsys.sparse import pairs_to_csr, row_normalised
 from recsys.training.calibrate import calibrate
 from recsys.training.checkpoint import load_checkpoint, save_checkpoint
+from recsys.training.minibatch import minibatch_trainable
 from recsys.training.sampling import NegativeSampler
-
-if TYPE_CHECKING:
-    from recsys.training.distributed import DistributedContext
+from recsys.training.trainable import Collectives, Trainable, gat_trainable, make_optimizer
 
 EVAL_KS = [10, 20]
 
@@ -91,61 +90,31 @@ def catalogue_stats(graph: HeteroData) -> CatalogueStats:
     return CatalogueStats(popularity, num_users, song_genre)
 
 
-@dataclass(frozen=True)
-class Trainable:
-    """What the training loop needs from any embedding recommender (GATs and the BPR-MF/LightGCN baselines).
-
-    Attributes:
-        module: holds the parameters (optimised by Adam) and train/eval mode.
-        embed: () -> (user [U, D], song [S, D]) final embeddings over the training graph.
-        ego: () -> (user table, song table): the ego embeddings the L2 penalty applies to.
-        gather: optional (users [B], songs [B], negatives [B, n]) -> their final embeddings ([B, D], [B, D],
-            [B, n, D]) without a full-graph forward (mini-batch training, `recsys.training.minibatch`).
-    """
-
-    module: nn.Module
-    embed: Callable[[], tuple[Tensor, Tensor]]
-    ego: Callable[[], tuple[Tensor, Tensor]]
-    gather: Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor, Tensor]] | None = None
-
-    def batch_embeddings(self, users: Tensor, songs: Tensor, negatives: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Final embeddings of a training batch: from ``gather``, else from one full-graph forward."""
-        if self.gather is not None:
-            return self.gather(users, songs, negatives)
-        z_user, z_song = self.embed()
-        # index_select: 2x faster than z[idx] forward and backward on CPU
-        zn = z_song.index_select(0, negatives.flatten()).view(*negatives.shape, -1)
-        return z_user.index_select(0, users), z_song.index_select(0, songs), zn
-
-    @torch.no_grad()
-    def frozen_scorer(self) -> Callable[[Tensor], Tensor]:
-        """Score with the current embeddings in eval mode (the part training optimises)."""
-        was_training = self.module.training
-        self.module.eval()
-        user, song = (t.cpu() for t in self.embed())
-        self.module.train(was_training)
-        return lambda users: user[users] @ song.T
+FULL_GRAPH_MEMORY_FACTOR = 3.5  # measured RSS of a full-graph step over estimate_memory_usage: ~3x at 20K songs
 
 
-def gat_trainable(model: GATRecommender, graph: HeteroData) -> Trainable:
-    """Bind a GAT to its training graph, with the sparse layouts built once for every step."""
-    x_dict, edges, weights = model.full_inputs(graph)
-    num_nodes = {t: x.numel() for t, x in x_dict.items()}
-    adjs = build_adjacencies(edges, num_nodes, weights if model.use_edge_weight else None, model.edge_types)
+def full_graph_fits(model: GATRecommender, graph: HeteroData, device: str = "cpu") -> bool:
+    """Whether a full-graph training step is expected to fit in the memory free now (CPU RAM or the GPU's)."""
+    num_edges = sum(graph[et].edge_index.size(1) for et in model.edge_types if et in graph.edge_types)
+    n = model.num_nodes
+    needed = estimate_memory_usage(n["user"], n["song"], n["artist"], n["genre"], model.embedding_dim,
+                                   model.num_layers, model.heads, model.hidden_dim, model.uses_genres,
+                                   num_edges=num_edges, training=True) * FULL_GRAPH_MEMORY_FACTOR * 2**20
+    if torch.device(device).type == "cuda":
+        return needed < torch.cuda.mem_get_info()[0]
+    import psutil
 
-    def embed() -> tuple[Tensor, Tensor]:
-        z = model(x_dict, adjs)
-        return z["user"], z["song"]
-
-    return Trainable(model, embed, lambda: (model.embedding["user"].weight, model.embedding["song"].weight))
+    return needed < psutil.virtual_memory().available
 
 
-def make_trainable(model: GATRecommender, graph: HeteroData, tc: TrainConfig) -> Trainable:
-    """Full-graph training, or with ``tc.minibatch`` training on sampled subgraphs (`recsys.training.minibatch`)."""
-    if not tc.minibatch:
+def make_trainable(model: GATRecommender, graph: HeteroData, tc: TrainConfig,
+                   log: Callable[[str], None] = print) -> Trainable:
+    """Full-graph training, or training on sampled subgraphs (`recsys.training.minibatch`) with ``tc.minibatch``
+    or when a full-graph step would not fit in memory."""
+    if not tc.minibatch and full_graph_fits(model, graph, tc.device):
         return gat_trainable(model, graph)
-    from recsys.training.minibatch import minibatch_trainable  # it builds on this module
-
+    if not tc.minibatch:
+        log(f"the full graph does not fit in free memory: training on sampled subgraphs (fanout {list(tc.fanout)})")
     return minibatch_trainable(model, graph, tc.fanout, seed=tc.seed)
 
 
@@ -163,7 +132,7 @@ def fit(trainable: Trainable, positives: Tensor, num_songs: int, valid: RankingT
         generator: torch.Generator, state: TrainState | None = None, optimizer_state: dict | None = None,
         on_checkpoint: Callable[[TrainState, torch.optim.Optimizer], None] | None = None,
         progress: bool = True, play_weight: Tensor | None = None,
-        dist: DistributedContext | None = None) -> tuple[TrainState, str]:
+        dist: Collectives | None = None) -> tuple[TrainState, str]:
     """Optimise until early stopping, the epoch limit or the time budget; restores the best weights.
 
     Each step: one forward over the full training graph (or the batch's sampled subgraph when the trainable
@@ -176,7 +145,7 @@ def fit(trainable: Trainable, positives: Tensor, num_songs: int, valid: RankingT
     module = trainable.module
     device = torch.device(tc.device)
     sampler = NegativeSampler(positives, num_songs, generator)
-    optimizer = torch.optim.Adam(module.parameters(), lr=tc.lr)
+    optimizer = make_optimizer(trainable, tc.lr)
     if optimizer_state is not None:
         optimizer.load_state_dict(optimizer_state)
     use_plays = tc.weight_by_plays and play_weight is not None
@@ -201,10 +170,9 @@ def fit(trainable: Trainable, positives: Tensor, num_songs: int, valid: RankingT
             neg = (zn * zu.unsqueeze(1)).sum(-1)  # [B, n]
             weight = play_weight[batch] if play_weight is not None else None
             loss = bpr_loss(pos, neg, weight, valid_neg.to(device).float())
-            ego_user, ego_song = trainable.ego()
-            seen_songs = torch.unique(torch.cat([songs, negatives.flatten()]))
-            reg = l2_penalty(ego_user.index_select(0, torch.unique(users)), ego_song.index_select(0, seen_songs),
-                             batch_size=len(batch))
+            ego_user, ego_song = trainable.ego_rows(torch.unique(users),
+                                                    torch.unique(torch.cat([songs, negatives.flatten()])))
+            reg = l2_penalty(ego_user, ego_song, batch_size=len(batch))
             optimizer.zero_grad(set_to_none=True)
             (loss + tc.weight_decay * reg).backward()
             optimizer.step()
@@ -245,7 +213,7 @@ def fit(trainable: Trainable, positives: Tensor, num_songs: int, valid: RankingT
     return state, stopped
 
 
-def _elapsed(started: float, dist: DistributedContext | None) -> float:
+def _elapsed(started: float, dist: Collectives | None) -> float:
     """Seconds since ``started``; under DDP the slowest rank's, so that a time budget stops all ranks together."""
     seconds = time.perf_counter() - started
     return seconds if dist is None else dist.max(seconds)
@@ -289,7 +257,7 @@ def checkpoint_payload(result_like: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _training_state_dict(state: TrainState, optimizer: torch.optim.Optimizer, model: GATRecommender,
+def _training_state_dict(state: TrainState, optimizer: Any, model: GATRecommender,
                          generator: torch.Generator) -> dict[str, Any]:
     return {"epoch": state.epoch, "best_epoch": state.best_epoch, "best_metric": state.best_metric,
             "bad_epochs": state.bad_epochs, "seconds": state.seconds,
@@ -297,6 +265,23 @@ def _training_state_dict(state: TrainState, optimizer: torch.optim.Optimizer, mo
                                 if isinstance(v, Tensor)},
             "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
             "sampler_rng": generator.get_state()}
+
+
+def progress_writer(base: dict[str, Any], out: str | Path, generator: torch.Generator | None
+                    ) -> Callable[[TrainState, Any], None]:
+    """The ``on_checkpoint`` callback of `fit`: an intermediate checkpoint (best weights so far) at ``out``.
+
+    With ``generator`` (the run's negative-sampling random source) it also holds everything `--resume` needs.
+    """
+    model = base["model"]
+
+    def write(current: TrainState, optimizer: Any) -> None:
+        extra = {} if generator is None else {
+            "training_state": _training_state_dict(current, optimizer, model, generator)}
+        save_checkpoint(checkpoint_payload({**base, "state": current,
+                                            "weights": current.best_weights or model.state_dict(), **extra}), out)
+
+    return write
 
 
 def _resume(path: Path, dataset: Dataset, config: Config, model: GATRecommender,
@@ -339,17 +324,11 @@ def train(dataset: Dataset, config: Config, out: str | Path | None = None, resum
         state, optimizer_state = _resume(Path(out), dataset, config, model, generator)
         log(f"resuming at epoch {state.epoch} (best so far: epoch {state.best_epoch})")
     base = {"model": model, "dataset": dataset, "config": config, "graph": graph, "split_rule": rule}
-
-    def write_progress(current: TrainState, optimizer: torch.optim.Optimizer) -> None:
-        weights = current.best_weights or model.state_dict()
-        save_checkpoint(checkpoint_payload({**base, "state": current, "weights": weights,
-                                            "training_state": _training_state_dict(current, optimizer, model,
-                                                                                   generator)}), out)
-
-    state, stopped = fit(make_trainable(model, graph, config.training), graph[LISTENS].edge_index,
+    state, stopped = fit(make_trainable(model, graph, config.training, log), graph[LISTENS].edge_index,
                          graph["song"].num_nodes, early_stopping_task(valid, config.training),
                          config.training, generator, state, optimizer_state,
-                         write_progress if out is not None else None, progress, graph[LISTENS].plays)
+                         progress_writer(base, out, generator) if out is not None else None, progress,
+                         graph[LISTENS].plays)
     return finish(base, state, stopped, valid, test, out, log)
 
 

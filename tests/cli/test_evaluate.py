@@ -81,7 +81,7 @@ def test_unknown_baseline_is_a_clear_error(trained: dict[str, Path], capsys: pyt
     assert code != 0
     err = capsys.readouterr().err
     assert "unknown baseline(s) 'lightgnc'" in err
-    assert "known: popularity, bprmf, lightgcn, ease, lightgcn+ease, bprmf+ease, enhanced_noattn" in err
+    assert "known: popularity, bprmf, lightgcn, ease, lightgcn+ease, bprmf+ease, als, enhanced_noattn" in err
 
 
 def test_checkpoint_and_data_mismatch_is_a_clear_error(trained: dict[str, Path],

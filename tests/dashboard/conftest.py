@@ -25,14 +25,38 @@ REPORT = {"dataset": "small", "split": "temporal", "seeds": [0], "models": {
     "popularity": {"ndcg@10": 0.08, "recall@10": 0.07, "hit_rate@10": 0.3, "mrr@10": 0.1, "train_s": None}}}
 
 
+STORED = {"ease": "EASE", "lightgcn": "LightGCN", "bprmf": "BPR-MF"}  # baselines in default.baselines.json
+
+
 @pytest.fixture(scope="session")
-def checkpoint_dir(enhanced_run, basic_run, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """default.pt (Enhanced), basic.pt (Basic) and default.eval.json, all on the small dataset."""
+def checkpoint_dir(enhanced_run, basic_run, small_dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """default.pt (Enhanced), basic.pt (Basic), default.eval.json and default.baselines.json (small dataset)."""
     folder = tmp_path_factory.mktemp("dashboard_checkpoints")
     shutil.copy(enhanced_run.checkpoint, folder / "default.pt")
     shutil.copy(basic_run.checkpoint, folder / "basic.pt")
     (folder / "default.eval.json").write_text(json.dumps(REPORT), encoding="utf-8")
+    (folder / "default.baselines.json").write_text(json.dumps(stored_baselines(folder / "default.pt", small_dataset)),
+                                                   encoding="utf-8")
     return folder
+
+
+def stored_baselines(checkpoint: Path, dataset) -> dict:
+    """Top-k lists in the stored-baselines format: each baseline a different rotation of the catalogue (songs the
+    listener played left out), so a page showing them can be checked against the file, list by list."""
+    import torch
+
+    fingerprints = torch.load(checkpoint, weights_only=True)["dataset"]
+    train = dataset.interactions.groupby("user_id")["track_id"].agg(set)
+    tracks = sorted(dataset.tracks["track_id"])
+    models = {}
+    for shift, (name, label) in enumerate(STORED.items(), start=1):
+        users = {}
+        for i, (user, heard) in enumerate(train.items()):
+            start = (i * 7 + shift * 101) % len(tracks)
+            users[str(user)] = [t for t in tracks[start:] + tracks[:start] if t not in heard][:50]
+        models[name] = {"label": label, "users": users}
+    return {"format": "recsys-baseline-topk/1", "dataset_fingerprint": fingerprints["fingerprint"],
+            "split_fingerprint": fingerprints["split_fingerprint"], "k": 50, "models": models}
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -127,3 +128,65 @@ def test_network_widths_follow_weights_within_a_relation():
     widths = network._widths([{"relation": "listened", "weight": 0.5}, {"relation": "listened", "weight": 0.25},
                               {"relation": "recommended", "weight": 9.0}])
     assert widths == pytest.approx([9.0, 5.0, 9.0])
+
+
+def test_plurals_and_clauses_read_as_sentences():
+    from dashboard.components.text import clause, plural
+
+    assert [plural(1, "song"), plural(2, "song"), plural(0, "edge"), plural(1204, "listener")] == [
+        "1 song", "2 songs", "0 edges", "1,204 listeners"]
+    assert plural(3, "match", "matches") == "3 matches"
+    assert clause("unknown user 'x'; did you mean 'u0991', 'u0992'?") + "." == \
+        "Unknown user 'x'; did you mean 'u0991', 'u0992'."  # not '?.'
+
+
+def test_counts_are_whole_numbers_and_scores_have_three_decimals():
+    import pandas as pd
+
+    assert tables.number_format(pd.Series([201, 3])) == "%d"
+    assert tables.number_format(pd.Series([0.25, 3.1])) == "%.3f"
+
+
+@pytest.mark.parametrize(("count", "shape"), [(1, [1]), (3, [3]), (4, [2, 2]), (5, [3, 2]), (7, [3, 2, 2]),
+                                              (9, [3, 3, 3]), (10, [3, 3, 2, 2])])
+def test_compare_rows_are_balanced_and_no_list_is_alone(count, shape):
+    names = [f"m{i}" for i in range(count)]
+    rows = tables.balanced_rows(names, 3)
+    assert [len(r) for r in rows] == shape
+    assert [n for r in rows for n in r] == names  # every list once, in order
+
+
+def test_graph_page_is_legible_by_default_and_its_legend_matches_the_drawing():
+    page = network.attention_graph_html(_subgraph("plain"))
+    assert 12 <= network.DEFAULT_NODES <= 15
+    options = json.loads(re.search(r"var options = (\{.*?\});\n", page, flags=re.DOTALL).group(1))
+    assert options["nodes"]["font"]["face"].startswith('"RecsysSans"')  # the app's font, also in tooltips:
+    assert "div.vis-tooltip" in page and f"font-family: {network.FONT_STACK}" in page
+    legend = network.legend_html()
+    for role, shape in theme.NODE_SHAPES.items():  # one glyph per node role, drawn in the node's shape and colour
+        assert f'fill="{theme.NODE_COLORS[role]}">{network._SHAPES[shape]}' in legend
+    for color, label in network.EDGE_KEY.values():  # and a line per edge colour
+        assert f'stroke="{color}"' in legend and label.split(":")[0] in legend
+    assert network.MIN_LABEL_PX >= 12 and "minLabelPx" in page  # labels are enlarged to it after the layout
+
+
+def test_training_time_is_the_reports_when_it_holds_the_same_run(checkpoint_dir, tmp_path):
+    import shutil
+
+    from dashboard import resources
+    from dashboard.components import report
+
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    shutil.copy(checkpoint_dir / "default.pt", folder / "default.pt")
+    from recsys import Recommender
+
+    card = Recommender.load(folder / "default.pt").model_card()
+    epochs = card["training"]["epochs"]
+    (folder / "default.eval.json").write_text(json.dumps({"models": {"enhanced_gat": {"train_s": 51.7,
+                                                                                       "epochs": epochs}}}))
+    assert report.training_seconds(card)[0] == 51.7  # the card shows the table's figure
+    (folder / "default.eval.json").write_text(json.dumps({"models": {"enhanced_gat": {"train_s": 51.7,
+                                                                                       "epochs": epochs + 1}}}))
+    resources._read_report.clear()  # the stamp may not move within the clock tick
+    assert report.training_seconds(card)[0] == card["training"]["seconds"]  # another run: the checkpoint's own

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 from apptest_helpers import assert_clean, texts
+from conftest import STORED
+
+from dashboard.components import theme
 
 PAGES = ["overview", "recommendations", "explanation", "compare", "cold_start", "explore"]
 
@@ -16,6 +23,29 @@ def test_every_page_renders_without_errors(app_factory, page):
     assert_clean(at)
     assert at.title, "the page has a title"
     assert not at.warning, texts(at, "warning")
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p != "cold_start"])
+def test_every_page_introduces_itself_and_says_how_to_read_it(app_factory, page):
+    at = app_factory(page)
+    assert len(texts(at, "markdown")[0]) > 60  # the one-line introduction under the title
+    assert "How to read this page" in [e.label for e in at.expander]
+
+
+def test_overview_genre_chart_rolls_up_to_parents(app_factory):
+    at = app_factory("overview")
+    names = _bar_names(at, "overview-genres")
+    assert "Alternative Rock" in names  # a sub-genre of Rock in the small synthetic data
+    at.toggle(key="w.overview_rollup").set_value(True).run()
+    assert_clean(at)
+    rolled = _bar_names(at, "overview-genres")
+    assert "Alternative Rock" not in rolled and "Rock" in rolled and len(rolled) < len(names)
+
+
+def _bar_names(at, key: str) -> list[str]:
+    """The category labels of a Plotly chart on the page (bars' y, or x for vertical bars)."""
+    trace = _traces(at, key)[0]
+    return list(trace["y"] if trace.get("orientation") == "h" else trace["x"])
 
 
 def test_overview_shows_counts_model_card_and_the_evaluation_report(app_factory):
@@ -88,10 +118,72 @@ def test_search_and_random_pick_users(app_factory, users):
     assert at.query_params["user"] == at.session_state["view.user"]
 
 
-def test_downloads_carry_the_list(app_factory, users):
+def test_downloads_carry_the_list(app_factory, users, monkeypatch):
+    served = _served_files(monkeypatch)
     at = app_factory("recommendations", user=users[1], k="5")
-    buttons = {b.label: b for b in at.get("download_button")}
-    assert {"Download CSV", "Download JSON"} <= set(buttons)
+    assert {"Download CSV", "Download JSON"} <= {b.label for b in at.get("download_button")}
+    shown = _ranking(at)
+    csv = pd.read_csv(io.BytesIO(served[f"recommendations_{users[1]}.csv"]))
+    assert csv["title"].tolist() == shown["title"].tolist() and len(csv) == 5
+    payload = json.loads(served[f"recommendations_{users[1]}.json"])
+    assert payload["user_id"] == users[1] and payload["k"] == 5 and payload["half_life_days"] is None
+    assert [r["title"] for r in payload["recommendations"]] == shown["title"].tolist()
+
+
+def _served_files(monkeypatch) -> dict[str, bytes]:
+    """File name -> bytes of every download the app offers (AppTest's media storage is gone after a run)."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    served: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def record(self, path_or_data, mimetype, kind, filename=None):
+        served[filename] = path_or_data
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
+    return served
+
+
+def test_recent_taste_ranks_with_the_half_life(app_factory, users, recommender):
+    at = app_factory("recommendations", user=users[0])
+    at.toggle(key="w.recent").set_value(True).run()
+    assert_clean(at)
+    expected = recommender.recommend(users[0], 10, half_life_days=30.0)["title"].tolist()
+    assert _ranking(at)["title"].tolist() == expected
+    assert any("half-life 30 days" in m for m in texts(at, "markdown"))
+    at.select_slider(key="w.half_life").set_value(7).run()
+    assert _ranking(at)["title"].tolist() == recommender.recommend(users[0], 10, half_life_days=7.0)["title"].tolist()
+
+
+def test_drift_chart_shows_genre_shares_and_rolls_up(app_factory, users):
+    at = app_factory("recommendations", user=users[0])
+    traces = _traces(at, "drift")
+    assert traces and all(t["stackgroup"] == "shares" for t in traces)
+    shares = pd.concat([pd.DataFrame({"period": t["x"], "share": t["y"]}) for t in traces]).groupby("period")["share"]
+    assert shares.sum().to_numpy() == pytest.approx(1.0, abs=1e-6)  # each period's shares add up to 1
+    at.toggle(key="w.drift_rollup").set_value(True).run()
+    assert_clean(at)
+    assert "Alternative Rock" not in {t["name"] for t in _traces(at, "drift")}
+
+
+def _traces(at, key: str) -> list[dict]:
+    """The traces of a Plotly chart on the page, typed arrays ({"dtype", "bdata"}) decoded to lists."""
+    def decode(value):
+        if isinstance(value, dict) and "bdata" in value:
+            return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
+        return value
+
+    spec = json.loads(next(c for c in at.get("plotly_chart") if key in c.proto.id).proto.spec)
+    return [{name: decode(value) for name, value in trace.items()} for trace in spec["data"]]
+
+
+def test_k_above_the_maximum_is_explained(app_factory, users):
+    at = app_factory("recommendations", user=users[0])
+    at.number_input(key="w.k").set_value(150).run()
+    assert not at.exception
+    assert any("At most 100 songs" in w and "150" in w for w in texts(at, "warning"))
+    assert len(_ranking(at)) == 100 and at.query_params["k"] == "100"
 
 
 def test_explain_button_opens_the_explanation_of_that_song(app_factory, users):
@@ -129,15 +221,23 @@ def test_explanation_of_an_unknown_track_falls_back(app_factory, users):
     assert at.session_state["view.track"] != "no-such-track"
 
 
-def test_compare_lists_both_checkpoints_baselines_and_overlap(app_factory, users):
+def test_compare_shows_both_checkpoints_and_every_stored_baseline(app_factory, users, checkpoint_dir):
+    from recsys import Recommender
+
+    recommender = Recommender.load(checkpoint_dir / "default.pt")  # with default.baselines.json beside it
     at = app_factory("compare", user=users[0], k="5")
     assert_clean(at)
     lists = [d.value for d in at.dataframe if "shared" in d.value.columns]
-    assert len(lists) == 2  # default.pt and basic.pt
-    at.multiselect(key="w.baselines").set_value(["popularity"]).run()
-    assert_clean(at)
-    assert len([d for d in at.dataframe if "shared" in d.value.columns]) == 3
-    assert any("appear in all 3 lists" in c for c in texts(at, "caption"))
+    names = recommender.baseline_names()
+    assert set(STORED) <= set(names)
+    assert len(lists) == 2 + len(names)  # default.pt, basic.pt and every stored baseline, at once
+    stored = json.loads((checkpoint_dir / "default.baselines.json").read_text(encoding="utf-8"))["models"]
+    titles = dict(zip(recommender.search_tracks(limit=10_000)["track_id"],
+                      recommender.search_tracks(limit=10_000)["title"], strict=True))
+    for name in STORED:
+        expected = [titles[t] for t in stored[name]["users"][users[0]][:5]]
+        assert any(frame["title"].tolist() == expected for frame in lists), name  # read from the file, as stored
+    assert any(f"in all {len(lists)} lists" in c for c in texts(at, "caption"))
 
 
 def test_cold_start_from_genres_in_the_link(app_factory, recommender):
@@ -165,7 +265,43 @@ def _ranking(at):
     return frames[0]
 
 
-def test_exports_are_valid_json(app_factory, users):
+def test_exports_are_valid_json():
     from dashboard.components.tables import to_json
 
     assert json.loads(to_json({"a": float("nan"), "b": [1.5, float("inf")]})) == {"a": None, "b": [1.5, None]}
+
+
+def test_basic_model_explanation_claims_only_its_graph_part(app_factory, users):
+    at = app_factory("explanation", model="basic.pt", user=users[0])
+    assert_clean(at)
+    labels = [m.label for m in at.metric]
+    assert not any("history" in label.lower() or "genre" in label.lower() for label in labels), labels
+    assert not [s for s in at.slider if s.key == "w.gw"]  # no genre weight that would do nothing
+    assert any("no genre part" in c for c in texts(at, "caption"))
+    sentence = texts(at, "info")[0]
+    assert "graph" in sentence.lower() and "played" not in sentence, sentence
+
+
+def test_explanation_names_the_largest_part_and_its_share(app_factory, users, recommender):
+    at = app_factory("explanation", user=users[1])
+    assert_clean(at)
+    track = at.session_state["view.track"]
+    explained = recommender.explain(users[1], track)
+    parts = {theme.PART_LABELS[p["name"]]: p for p in explained["parts"]}
+    metrics = {m.label: m for m in at.metric}
+    for label, part in parts.items():
+        assert metrics[label].value == f"{part['value']:+.3f}"
+    largest = max(explained["parts"], key=lambda p: p["share"])
+    assert largest["name"] == explained["largest_part"]
+
+
+def test_graph_is_built_with_the_genre_weight_on_screen(app_factory, users, recommender):
+    at = app_factory("explanation", user=users[2], genre_weight="0.9")
+    assert_clean(at)
+    track = at.session_state["view.track"]
+    score = recommender.explain(users[2], track, genre_weight=0.9)["score"]
+    assert f"score {score:.3f}" in str(at.get("iframe")[0].proto)  # the star's hover score is the page's score
+    assert at.slider(key="w.max_nodes").value == 14
+    at.toggle(key="w.focus").set_value(True).run()
+    assert_clean(at)
+    assert any("focus: top paths only" in c for c in texts(at, "caption"))

@@ -109,6 +109,23 @@ def test_import_of_a_tiny_copy(tmp_path: Path) -> None:
     assert set(ds.song_genres()["track_id"]) == {"1", "2", "3"}
 
 
+def test_sub_genres_get_a_parent_only_when_it_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tags = "\r\n".join(["tagID\ttagValue", "1\trock", "2\tIndie Rock", "3\trap", "4\tjazz", ""]).encode("latin-1")
+    tagged = "userID\tartistID\ttagID\n" + "".join(f"{u}\t{a}\t{t}\n" for u, a, t in [
+        (2, 1, 1), (3, 1, 1), (2, 2, 2), (3, 2, 2), (2, 3, 3), (3, 3, 3), (2, 1, 4), (3, 1, 4)])
+    monkeypatch.setattr(lastfm, "PARENT_GENRES", {**lastfm.PARENT_GENRES, "jazz": "blues"})  # Blues is not kept
+    import_lastfm(write_raw(tmp_path / "raw", tags=tags, tagged=tagged), tmp_path / "out")
+    genres = load_dataset(tmp_path / "out").genres
+    assert dict(zip(genres["genre"], genres["parent"], strict=True)) == {
+        "Rock": "", "Indie Rock": "Rock", "Rap": "", "Jazz": ""}  # Hip-Hop, Rap's parent, is not a genre here
+
+
+def test_parent_genres_are_two_levels_of_real_names() -> None:
+    children, parents = set(lastfm.PARENT_GENRES), set(lastfm.PARENT_GENRES.values())
+    assert not children & parents  # a parent is always a top-level genre
+    assert all(spelling_key(key) == key for key in children | parents)  # keys as _genre_tables compares them
+
+
 def test_top_n_keeps_the_most_used_genres(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lastfm, "TOP_GENRES", 2)
     summary = import_lastfm(write_raw(tmp_path / "raw"), tmp_path / "out")
@@ -226,6 +243,10 @@ def test_real_import_genres(real_import: tuple[dict, Path]) -> None:
     assert not {"Seen Live", "80s", "British", "Female Vocalists", "Favorites", "Beautiful", "Hip Hop"} & set(names)
     genres = pd.read_parquet(real_import[1] / "genres.parquet")
     assert genres["popularity"].is_monotonic_decreasing
+    parents = dict(zip(genres["genre"], genres["parent"], strict=True))
+    assert (parents["Indie Rock"], parents["Heavy Metal"], parents["Soul"], parents["Rock"]) == ("Rock", "Metal",
+                                                                                                  "R&B", "")
+    assert {p for p in parents.values() if p} <= {g for g, p in parents.items() if not p}  # parents are top-level
 
 
 def test_real_import_csv_matches_parquet(real_import: tuple[dict, Path], tmp_path: Path) -> None:

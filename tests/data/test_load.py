@@ -66,7 +66,7 @@ def test_folder_that_does_not_exist(tmp_path: Path) -> None:
 
 def test_a_file_instead_of_a_folder(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_text("a\n")
-    assert_problem(only_problem(tmp_path / "x.csv"), str(tmp_path / "x.csv"), "dataset folder not found")
+    assert_problem(only_problem(tmp_path / "x.csv"), str(tmp_path / "x.csv"), "not a dataset folder: it is a file")
 
 
 @pytest.mark.parametrize("stem", ["interactions", "tracks", "artists"])
@@ -169,10 +169,19 @@ def test_non_positive_genre_weight(tmp_path: Path) -> None:
     assert_problem(p, "artist_genres.csv", "must be > 0", row=1, column="weight", value="0")
 
 
-@pytest.mark.parametrize("stamp", ["yesterday", "2024-13-01", "0001-01-01", "-99999999999"])
+@pytest.mark.parametrize("stamp", ["yesterday", "2024-13-01", "0001-13-01"])
 def test_unparsable_timestamp(tmp_path: Path, stamp: str) -> None:
     p = only_problem(write(tmp_path, interactions=f"user_id,track_id,timestamp\nu1,t1,2024-03-01\nu2,t1,{stamp}\n"))
     assert_problem(p, "interactions.csv", "unparsable timestamp", row=2, column="timestamp", value=stamp)
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01", "0001-01-01T00:00:00Z", "1500-06-01 12:00", "-99999999999"])
+def test_valid_iso_dates_before_the_supported_range_are_out_of_range(tmp_path: Path, stamp: str) -> None:
+    # before: year 1 (valid ISO-8601) was called "unparsable"; pandas' nanoseconds cannot hold it
+    p = only_problem(write(tmp_path, interactions=f"user_id,track_id,timestamp\nu1,t1,2024-03-01\nu2,t1,{stamp}\n"))
+    assert_problem(p, "interactions.csv", "timestamp out of range (earliest supported 1748-", row=2,
+                   column="timestamp", value=stamp)
+    assert "unparsable" not in p.message
 
 
 @pytest.mark.parametrize("stamp", ["1709317325000", "2999-01-01T00:00:00Z"])
@@ -262,6 +271,71 @@ def test_many_bad_rows_are_counted_not_all_quoted(tmp_path: Path) -> None:
     found = problems(write(tmp_path, interactions="user_id,track_id,plays\n" + rows))
     assert [p.row for p in found[:10]] == list(range(1, 11))
     assert found[10].row is None and "15 more row(s)" in found[10].message
+
+
+# issue 10's loader gaps: each of these failed before its fix (docs/reliability.md)
+
+def test_a_column_name_repeated_exactly_is_refused(tmp_path: Path) -> None:
+    # before: pandas renamed the copy to 'plays.1', the loader dropped it, and the file loaded silently
+    p = only_problem(write(tmp_path, interactions="user_id,track_id,plays,plays\nu1,t1,2,5\n"))
+    assert_problem(p, "interactions.csv", "appears more than once", column="plays")
+
+
+def test_the_header_is_checked_before_the_rows_are_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # before: a 300 MB file was parsed whole (24 s, 1.5 GB) before "missing required column"
+    folder = write(tmp_path, interactions="user,track_id\n" + "u1,t1\n" * 1000)
+    parsed: list[str] = []
+    real = pd.read_csv
+    monkeypatch.setattr(pd, "read_csv", lambda path, *a, **k: parsed.append(Path(path).name) or real(path, *a, **k))
+    assert_problem(only_problem(folder), "interactions.csv", "missing required column", column="user_id")
+    assert "interactions.csv" not in parsed
+
+
+def test_a_sparse_file_is_refused_from_its_first_bytes(tmp_path: Path) -> None:
+    # before: a 2 GB sparse file (a header, then holes) ended in ArrowMemoryError; 256 MiB of holes here
+    folder = write(tmp_path)
+    with open(folder / "interactions.csv", "r+b") as handle:
+        handle.seek(0, 2)
+        handle.truncate(2**28)
+    assert_problem(only_problem(folder), "interactions.csv", "holds NUL bytes")
+
+
+def test_parquet_true_false_plays_are_refused_like_csv(tmp_path: Path) -> None:
+    # before: Parquet booleans counted as 1 play while CSV 'True' was "not a number"
+    inter = pd.DataFrame({"user_id": ["u1", "u2"], "track_id": ["t1", "t1"], "plays": [True, False]})
+    found = problems(write(tmp_path, interactions=inter))
+    assert [(p.row, p.column) for p in found] == [(1, "plays"), (2, "plays")]
+    assert all("not a number (true/false)" in p.message for p in found)
+    csv_problem = only_problem(write(tmp_path / "csv", interactions="user_id,track_id,plays\nu1,t1,True\n"))
+    assert_problem(csv_problem, "interactions.csv", "not a number", row=1, column="plays", value="True")
+
+
+def test_nested_parquet_text_is_refused_by_column(tmp_path: Path) -> None:
+    # before: a struct title loaded and was shown as the Python repr "{'en': 'Song'}"
+    tracks = pd.DataFrame({"track_id": ["t1"], "artist_id": ["a1"], "title": [{"en": "Song", "fr": "Chanson"}]})
+    p = only_problem(write(tmp_path, tracks=tracks))
+    assert_problem(p, "tracks.parquet", "a list or a mapping (nested Parquet type)", row=1, column="title",
+                   value={"en": "Song", "fr": "Chanson"})
+
+
+def test_links_that_lead_nowhere_are_named(tmp_path: Path) -> None:
+    # before: a loop of links (and a dangling link) said "required file is missing"
+    folder = write(tmp_path, interactions=None, tracks=None)
+    (folder / "interactions.csv").symlink_to("interactions.csv")
+    (folder / "tracks.csv").symlink_to("gone.csv")
+    found = problems(folder)
+    assert [(p.file, p.message) for p in found] == [
+        ("interactions.csv", "cannot be read: it is a loop of symbolic links (it never reaches a file)"),
+        ("tracks.csv", "cannot be read: it is a symbolic link to gone.csv, which does not exist")]
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    assert_problem(only_problem(tmp_path / "loop"), str(tmp_path / "loop"), "it is a loop of symbolic links")
+
+
+def test_a_bad_byte_after_a_quoted_newline_names_its_row(tmp_path: Path) -> None:
+    # before: lines were counted, so the embedded newline moved the report one row down
+    text = b'artist_id,name\na1,"Two\nlines"\na2,Caf' + b"\xe9\n"
+    p = only_problem(write(tmp_path, artists=text, tracks="track_id,artist_id\nt1,a1\n"))
+    assert_problem(p, "artists.csv", "not UTF-8", row=2, value=b"\xe9")
 
 
 # ---------------------------------------------------------------------------------------------- good input

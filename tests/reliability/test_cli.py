@@ -91,7 +91,7 @@ CASES: dict[str, Case] = {
                                      ("is a file, not a folder",)),
     "train --out where nothing can be created": Case(
         lambda p: ["train", "--data", p["odd_data"], "--out", "/proc/forbidden/x.pt"],
-        ("cannot write checkpoint /proc/forbidden/x.pt", "cannot create the folder")),
+        ("--out /proc/forbidden/x.pt", "cannot create the folder")),
 }
 
 

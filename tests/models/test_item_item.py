@@ -1,0 +1,83 @@
+"""The item-item term: neighbourhood EASE against exact EASE, sparse scoring against a dense product, storage."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from recsys.models.item_item import ItemItemTerm, fit_ease, fit_local_ease
+
+
+def interactions(num_users: int, num_songs: int, density: float, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    users, songs = (torch.rand(num_users, num_songs, generator=generator) < density).nonzero(as_tuple=True)
+    return users, songs
+
+
+@pytest.mark.parametrize(("num_users", "num_songs"), [(40, 12), (10, 15)])  # primal, then dual form
+def test_neighbourhood_ease_is_exact_ease_when_every_song_is_a_neighbour(num_users: int, num_songs: int):
+    users, songs = interactions(num_users, num_songs, 0.7)
+    exact = fit_ease(users, songs, num_users, num_songs, lam=5.0, topk=None)
+    local = fit_local_ease(users, songs, num_users, num_songs, lam=5.0, neighbours=num_songs - 1).to_dense()
+    cooccur = torch.zeros(num_users, num_songs)
+    cooccur[users, songs] = 1.0
+    assert bool((cooccur.T @ cooccur > 0).all()), "the oracle needs every pair of songs to share a listener"
+    # two solvers (one dense inverse, many small solves): equal up to float rounding
+    torch.testing.assert_close(local, exact, rtol=1e-4, atol=1e-5)
+
+
+def test_neighbourhood_ease_keeps_only_the_most_co_listened_songs():
+    users, songs = interactions(60, 30, 0.2, seed=1)
+    bt = fit_local_ease(users, songs, 60, 30, lam=10.0, neighbours=4)
+    x = torch.zeros(60, 30)
+    x[users, songs] = 1.0
+    cooc = x.T @ x
+    crow, col = bt.crow_indices(), bt.col_indices()
+    for target in range(30):
+        chosen = col[crow[target]:crow[target + 1]]
+        assert len(chosen) <= 4 and target not in chosen.tolist()
+        others = cooc[target].clone()
+        others[target] = -1
+        if len(chosen):  # nothing left out co-occurs more often than the weakest neighbour kept
+            weakest = cooc[target, chosen].min()
+            left_out = torch.ones(30, dtype=torch.bool)
+            left_out[chosen] = False
+            left_out[target] = False
+            assert bool((others[left_out] <= weakest).all())
+
+
+@pytest.mark.parametrize("neighbours", [None, 5])
+def test_scores_and_contributions_match_a_dense_product(neighbours: int | None):
+    users, songs = interactions(30, 20, 0.3, seed=2)
+    term = ItemItemTerm(20, neighbours).fit(torch.stack([users, songs]), 30, lam=3.0)
+    assert term.method == ("exact" if neighbours is None else "local")
+    b = term.matrix.to_dense()
+    history = torch.zeros(4, 20)
+    history[users[users < 4], songs[users < 4]] = 1.0
+    if neighbours is None:  # 20 songs: fewer than EXACT_TOPK, so every weight of exact EASE is kept
+        exact = fit_ease(users, songs, 30, 20, lam=3.0, topk=None)
+        torch.testing.assert_close(b.T, exact, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(term.scores(history), history @ b, rtol=1e-5, atol=1e-6)  # two summation orders
+    played = history[1].nonzero().flatten()
+    for song in range(20):
+        sources, weights = term.contributions(played, song)
+        assert set(sources.tolist()) <= set(played.tolist())
+        assert float(weights.sum()) == pytest.approx(float(history[1] @ b[:, song]), abs=1e-5)
+
+
+def test_the_fitted_matrix_travels_in_the_state_dict():
+    users, songs = interactions(25, 18, 0.3, seed=3)
+    term = ItemItemTerm(18, 6).fit(torch.stack([users, songs]), 25, lam=2.0)
+    copy = ItemItemTerm(18)
+    copy.set_extra_state(term.get_extra_state())
+    assert copy.fitted and copy.lam == 2.0 and copy.neighbours == 6
+    assert torch.equal(copy.matrix.to_dense(), term.matrix.to_dense())  # the same stored floats, no kernel involved
+    legacy = ItemItemTerm(18)
+    legacy.set_extra_state({"lambda": 2.0, "topk": None})  # a checkpoint from before the matrix was stored
+    assert not legacy.fitted
+    legacy.fit(torch.stack([users, songs]), 25, legacy.lam)  # refitted as then: dense exact EASE, every weight
+    torch.testing.assert_close(legacy.matrix, fit_ease(users, songs, 25, 18, 2.0, topk=None).T, rtol=0, atol=0)
+    history = torch.zeros(2, 18)
+    history[0, :5] = 1.0
+    torch.testing.assert_close(legacy.scores(history), history @ legacy.matrix, rtol=1e-5, atol=1e-6)
+    assert legacy.get_extra_state() == {"lambda": 2.0, "topk": None}  # saved again in its own format
