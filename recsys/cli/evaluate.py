@@ -38,8 +38,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weight-decay", type=float, nargs="+", metavar="L2",
                         help="L2 strengths of the search (default 1e-4 1e-3)")
     parser.add_argument("--no-tune", action="store_true", help="no search: train with the TrainConfig defaults")
-    parser.add_argument("--reuse", metavar="REPORT",
-                        help="an earlier --json report of the same data and seeds: copy the contenders it holds")
+    parser.add_argument("--reuse", metavar="REPORT", nargs="+",
+                        help="earlier --json reports of the same data: copy the contenders they hold for a seed "
+                             "with the same split instead of refitting them")
     parser.add_argument("--json", metavar="OUT", help="write the report as JSON (NaN as null), after every seed")
     parser.add_argument("--markdown", metavar="OUT", help="write the tables as Markdown")
     parser.add_argument("--store-baselines", action="store_true",
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         trial_grid,
         write_json,
     )
-    from recsys.experiments.compare import STORE_K
+    from recsys.experiments.compare import STORE_K, merge_reports
 
     baselines = contender_names(args.baselines)  # fail on a typo before any loading or training
     json_out = checked_output(args.json, "json", args.force, "--json") if args.json else None
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--store-baselines writes beside a checkpoint: pass --checkpoint CKPT")
     if args.store_baselines:
         checked_output(str(baselines_path(args.checkpoint[0])), "json", args.force, "--store-baselines")
-    reuse = _read_report(Path(args.reuse)) if args.reuse else None
+    reuse = merge_reports([_read_report(Path(path)) for path in args.reuse]) if args.reuse else None
     log = (lambda _: None) if args.quiet else print
     trained, split_rule = [], None
     if args.checkpoint:

@@ -293,6 +293,32 @@ def _summarise(report: Report) -> None:
     report["goals"] = goals(mean, report["per_seed"])
 
 
+def merge_reports(reports: Sequence[Report]) -> Report:
+    """Several earlier reports of one dataset as one to reuse: per seed and split, every contender any of them holds.
+
+    Raises:
+        ConfigError: the reports are of different data, or hold one seed under different splits.
+    """
+    first = reports[0]
+    merged: Report = {"fingerprint": first.get("fingerprint"), "search": {"chosen": {}, "trials": {}}, "per_seed": []}
+    seeds: dict[int, dict[str, Any]] = {}
+    for report in reports:
+        if report.get("fingerprint") != first.get("fingerprint"):
+            raise ConfigError("the reports to reuse are of different data (fingerprints "
+                              f"{first.get('fingerprint')} and {report.get('fingerprint')})")
+        for key in ("chosen", "trials"):
+            merged["search"][key].update((report.get("search") or {}).get(key, {}))
+        for run in report.get("per_seed", []):
+            into = seeds.setdefault(run["seed"], {"seed": run["seed"], "split_fingerprint": run["split_fingerprint"],
+                                                  "models": {}, "settings": {}, "per_user_ndcg@10": {}})
+            if into["split_fingerprint"] != run["split_fingerprint"]:
+                raise ConfigError(f"the reports to reuse hold seed {run['seed']} under different splits")
+            for key in ("models", "settings", "per_user_ndcg@10"):
+                into[key].update(run.get(key, {}))
+    merged["per_seed"] = list(seeds.values())
+    return merged
+
+
 def _reuse_choices(reuse: Report, wanted: list[str], chosen: dict[str, Trial | None], search: dict[str, Any]) -> None:
     """Take the earlier report's search choices (and trial records) for the contenders it covers."""
     for name, trial in (reuse.get("search") or {}).get("chosen", {}).items():

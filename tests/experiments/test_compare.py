@@ -131,3 +131,15 @@ def test_stored_lists_of_a_later_run_join_those_of_the_same_split(dataset, tmp_p
     assert set(json.loads(path.read_text())["models"]) == {"ease", "popularity"}
     store_baselines(path, split, graph, users, {"ease": lists["ease"]}, 2)  # another k: the old lists go
     assert set(json.loads(path.read_text())["models"]) == {"ease"}
+
+
+def test_reports_of_one_dataset_merge_for_reuse(dataset, report: dict) -> None:
+    from recsys.experiments.compare import merge_reports
+
+    only_lightgcn = {**report, "per_seed": [{**run, "models": {"lightgcn": run["models"]["lightgcn"]}}
+                                            for run in report["per_seed"]]}
+    merged = merge_reports([only_lightgcn, report])
+    assert set(merged["per_seed"][0]["models"]) == set(report["per_seed"][0]["models"])
+    other_split = {**report, "per_seed": [{**report["per_seed"][0], "split_fingerprint": "x"}]}
+    with pytest.raises(ConfigError, match="different splits"):
+        merge_reports([report, other_split])

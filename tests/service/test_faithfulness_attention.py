@@ -71,3 +71,4 @@ def test_attention_fidelity_compares_like_with_like(recommender):
     report = attention_fidelity(recommender, users=6, k=2, random_draws=2)
     assert report["users"] == 6 and report["k"] == 2
     assert report["ratio"] == pytest.approx(report["top_drop"] / report["random_drop"])
+    assert report["graph_ratio"] == pytest.approx(report["graph_top_drop"] / report["graph_random_drop"])
