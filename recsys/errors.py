@@ -21,13 +21,19 @@ class Problem:
     column: str | None = None
     value: object = None
 
+    unit = "row"  # what the file counts its records as; `field_word` what it calls a column
+    field_word = "column"
+
+    def shown_value(self) -> str:
+        return repr(self.value)
+
     def __str__(self) -> str:
         where = self.file
         if self.row is not None:
-            where += f", row {self.row}"
+            where += f", {self.unit} {self.row}"
         if self.column is not None:
-            where += f", column '{self.column}'"
-        value = "" if self.value is None else f" (value {self.value!r})"
+            where += f", {self.field_word} '{self.column}'"
+        value = "" if self.value is None else f" (value {self.shown_value()})"
         return f"{where}: {self.message}{value}"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -12,6 +11,7 @@ import torch
 from recsys import Recommender
 from recsys.errors import ConfigError, UnknownIdError
 from recsys.graph.edit import without_listens
+from tests.service.test_subgraph import connected
 
 
 @pytest.fixture(scope="module")
@@ -129,17 +129,7 @@ def test_attention_subgraph_is_connected_and_holds_both_ends(recommender, user):
     ids = {n["id"] for n in graph["nodes"]}
     assert f"user:{user}" in ids and f"song:{track}" in ids and len(ids) <= 12
     assert {n["type"] for n in graph["nodes"]} >= {"user", "song", "artist"}
-    neighbours = {i: set() for i in ids}
-    for e in graph["edges"]:
-        assert e["source"] in ids and e["target"] in ids and math.isfinite(e["weight"])
-        neighbours[e["source"]].add(e["target"])
-        neighbours[e["target"]].add(e["source"])
-    seen, frontier = {graph["user"]}, [graph["user"]]
-    while frontier:
-        for nxt in neighbours[frontier.pop()] - seen:
-            seen.add(nxt)
-            frontier.append(nxt)
-    assert seen == ids
+    assert connected(graph)
 
 
 def test_unknown_ids_are_named_with_close_matches(recommender, user):

@@ -15,7 +15,7 @@ def pair(recommender) -> tuple[str, str]:
     return user, recommender.recommend(user, k=1)["track_id"].iat[0]
 
 
-def _connected(graph) -> bool:
+def connected(graph) -> bool:
     ids = {n["id"] for n in graph["nodes"]}
     neighbours = {i: set() for i in ids}
     for e in graph["edges"]:
@@ -39,7 +39,7 @@ def test_the_star_nodes_score_is_the_pages_score(recommender, pair, weight):
     assert link["weight"] == pytest.approx(score, rel=1e-6)
     candidate = next(n for n in graph["nodes"] if n["role"] == "candidate")
     assert f"score {score:.3f}" in candidate["title"]
-    assert len(graph["nodes"]) <= 14 and _connected(graph)
+    assert len(graph["nodes"]) <= 14 and connected(graph)
 
 
 def test_focus_keeps_only_the_strongest_paths(recommender, pair):
@@ -50,7 +50,7 @@ def test_focus_keeps_only_the_strongest_paths(recommender, pair):
     contributions = recommender.explain(user, track)["history_contributions"]
     expected = [f"song:{c['track_id']}" for c in contributions if c["total"] > 0][:5]
     assert [n["id"] for n in history] == expected
-    assert len(focus["nodes"]) < len(full["nodes"]) and _connected(focus)
+    assert len(focus["nodes"]) < len(full["nodes"]) and connected(focus)
     for node in focus["nodes"]:
         if node["type"] in ("artist", "genre"):  # only where a kept path runs through them
             assert sum(node["id"] in (e["source"], e["target"]) for e in focus["edges"]) >= 2

@@ -27,15 +27,10 @@ class ExportProblem(Problem):
     """A problem in one record of an export; `unit` says how the file counts its records (row, record, line)."""
 
     unit: str = "record"
+    field_word = "field"
 
-    def __str__(self) -> str:
-        where = self.file
-        if self.row is not None:
-            where += f", {self.unit} {self.row}"
-        if self.column is not None:
-            where += f", field '{self.column}'"
-        value = "" if self.value is None else f" (value {_shown(self.value)})"
-        return f"{where}: {self.message}{value}"
+    def shown_value(self) -> str:
+        return _shown(self.value)
 
 
 class ExportValidationError(DataValidationError):
