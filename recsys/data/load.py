@@ -74,6 +74,9 @@ def _find_file(folder: Path, stem: str, problems: _Problems) -> Path | None:
     return found[0] if found else None
 
 
+_LINE_END = re.compile(rb"\r\n|\n|\r")
+
+
 def _csv_header(path: Path, problems: _Problems) -> list[str] | None:
     """The header row's names, read from the first MiB only; None (with a problem) when the file is not a table."""
     with open(path, "rb") as handle:
@@ -84,8 +87,10 @@ def _csv_header(path: Path, problems: _Problems) -> list[str] | None:
     if b"\0" in head:
         problems.append(Problem(path.name, "holds NUL bytes: not a text table (a binary, damaged or sparse file?)"))
         return None
-    line, newline, _ = head.partition(b"\n")
-    if not newline and len(head) == HEADER_BYTES:
+    # the first non-blank line, ended by \n, \r\n or a lone \r as pandas reads them (it skips blank lines)
+    lines = _LINE_END.split(head.lstrip(b"\r\n"), maxsplit=1)
+    line = lines[0]
+    if len(lines) == 1 and len(head) == HEADER_BYTES:
         problems.append(Problem(path.name, f"the header row is longer than {HEADER_BYTES:,} bytes: not a table"))
         return None
     try:

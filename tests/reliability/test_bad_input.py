@@ -153,6 +153,15 @@ def test_fuzz_damaged_bytes_load_or_raise_validation_error(name: str, edits: lis
         _check_outcome(tmp)
 
 
+@pytest.mark.parametrize("damage", [b"\r", b"\r\n", b"\n\n"])
+def test_blank_lines_or_a_lone_carriage_return_before_the_header(damage: bytes) -> None:
+    """Found by the fuzz test: a lone CR before the header was a csv.Error traceback in the header check."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, content in VALID_CSV.items():
+            (Path(tmp) / name).write_bytes(damage + content if name == "artists.csv" else content)
+        _check_outcome(tmp)
+
+
 # ---------------------------------------------------------------------------------------------- awkward but valid data
 
 def test_odd_names_survive_loading_training_and_the_service(odd_rec) -> None:
