@@ -47,8 +47,11 @@ class DataValidationError(RecsysError):
         self.path = path
         super().__init__(self._render())
 
+    def _heading(self) -> str:
+        return f"invalid dataset{f' {self.path}' if self.path else ''}"
+
     def _render(self) -> str:
-        head = f"invalid dataset{f' {self.path}' if self.path else ''}: {len(self.problems)} problem(s)"
+        head = f"{self._heading()}: {len(self.problems)} problem(s)"
         lines = [f"  - {p}" for p in self.problems[: self.max_shown]]
         if len(self.problems) > self.max_shown:
             lines.append(f"  ... and {len(self.problems) - self.max_shown} more")

@@ -40,12 +40,8 @@ class ExportValidationError(DataValidationError):
         self.fmt, self.name = fmt, name
         super().__init__(problems, path=name)
 
-    def _render(self) -> str:
-        head = f"invalid {self.fmt} export {self.name}: {len(self.problems)} problem(s)"
-        lines = [f"  - {p}" for p in self.problems[: self.max_shown]]
-        if len(self.problems) > self.max_shown:
-            lines.append(f"  ... and {len(self.problems) - self.max_shown} more")
-        return "\n".join([head, *lines])
+    def _heading(self) -> str:
+        return f"invalid {self.fmt} export {self.name}"
 
 
 def _shown(value: object, limit: int = 80) -> str:
