@@ -40,6 +40,18 @@ def test_catalogue_lists_every_track_with_genre_lists(recommender):
     assert all(isinstance(g, list) for g in frame["genres"])
 
 
+def test_the_importers_catalogue_is_the_services(recommender):
+    """`import-history` builds the catalogue from the dataset tables (no torch); it must match the model's."""
+    from recsys.data.exports import catalogue_from_dataset
+
+    expected = recommender.catalogue()
+    got = catalogue_from_dataset(recommender.dataset)
+    assert got["track_id"].astype(str).tolist() == expected["track_id"].tolist()
+    assert got["title"].astype(str).tolist() == expected["title"].tolist()
+    assert got["artist"].astype(str).tolist() == expected["artist"].tolist()
+    assert [sorted(g) for g in got["genres"]] == [sorted(g) for g in expected["genres"]]
+
+
 def test_user_history_is_the_training_history(recommender, user):
     frame = recommender.user_history(user)
     assert list(frame.columns) == ["track_id", "title", "artist", "genres", "plays"]
