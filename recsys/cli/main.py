@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("recsys.cli.explain", "explain one recommendation"),
     "demo": ("recsys.cli.demo", "model stats, top-K with explanations and metrics for one user"),
     "faithfulness": ("recsys.cli.faithfulness", "measure explanation fidelity and truth recovery"),
+    "listeners": ("recsys.cli.listeners", "fold-in listeners vs trained ones, and whether recent taste helps"),
     "bench": ("recsys.cli.bench", "speed, memory and quality benchmarks, as ratios to baselines"),
 }
 

@@ -411,7 +411,7 @@ def _play_events(inter: pd.DataFrame) -> pd.DataFrame | None:
     if "timestamp" not in inter:
         return None
     pair, _ = pd.factorize(_pair_keys(inter))
-    return pd.DataFrame({"pair": pair.astype(np.int64), "timestamp": inter["timestamp"].to_numpy(),
+    return pd.DataFrame({"pair": pair.astype(np.int64), "timestamp": inter["timestamp"].array,
                          "plays": inter["plays"].to_numpy(dtype=np.int64)})
 
 

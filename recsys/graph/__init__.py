@@ -11,8 +11,10 @@ from recsys.graph.build import (
     id_maps,
     interaction_index,
     reverse,
+    training_last_play,
 )
 from recsys.graph.ids import IdMap, IdMaps
 
 __all__ = ["BY", "FORWARD_RELATIONS", "LISTENS", "NODE_TYPES", "PREFERS", "SONG_GENRE", "IdMap", "IdMaps",
-           "build_graph", "id_maps", "interaction_index", "reverse"]
+           "build_graph", "id_maps", "interaction_index", "reverse",
+           "training_last_play"]

@@ -69,6 +69,19 @@ def interaction_index(dataset: Dataset, maps: IdMaps, split: str | Sequence[str]
     return torch.as_tensor(np.stack([users, songs]), dtype=torch.long)
 
 
+def _training_events(dataset: Dataset, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """(pair, made-before-its-user's-held-out-period) per play event; None without events or held-out pairs."""
+    events, inter = dataset.events, dataset.interactions
+    if events is None or len(rows) == len(inter) or "first_ts" not in inter:
+        return None
+    users, _ = pd.factorize(inter["user_id"])
+    held = ~np.isin(np.arange(len(inter)), rows.index.to_numpy())
+    cutoff = np.full(users.max() + 1, np.iinfo(np.int64).max)
+    np.minimum.at(cutoff, users[held], inter["first_ts"].astype("int64").to_numpy()[held])
+    pair = events["pair"].to_numpy()
+    return pair, events["timestamp"].astype("int64").to_numpy() < cutoff[users[pair]]
+
+
 def training_plays(dataset: Dataset, rows: pd.DataFrame) -> np.ndarray:
     """Plays of each of ``rows`` made before its user's first play of a held-out pair (one not in ``rows``).
 
@@ -79,18 +92,28 @@ def training_plays(dataset: Dataset, rows: pd.DataFrame) -> np.ndarray:
     training pair keeps at least one play (its first play ties with the held-out one at the latest).
     """
     plays = rows["plays"].to_numpy(dtype=np.float64)
-    events, inter = dataset.events, dataset.interactions
-    if events is None or len(rows) == len(inter) or "first_ts" not in inter:
+    found = _training_events(dataset, rows)
+    if found is None:
         return plays
-    users, _ = pd.factorize(inter["user_id"])
-    held = ~np.isin(np.arange(len(inter)), rows.index.to_numpy())
-    cutoff = np.full(users.max() + 1, np.iinfo(np.int64).max)
-    np.minimum.at(cutoff, users[held], inter["first_ts"].astype("int64").to_numpy()[held])
-    pair = events["pair"].to_numpy()
-    before = events["timestamp"].astype("int64").to_numpy() < cutoff[users[pair]]
-    counted = np.bincount(pair[before], weights=events["plays"].to_numpy(dtype=np.float64)[before],
-                          minlength=len(inter))
+    pair, before = found
+    counted = np.bincount(pair[before], weights=dataset.events["plays"].to_numpy(dtype=np.float64)[before],
+                          minlength=len(dataset.interactions))
     return np.maximum(counted[rows.index.to_numpy()], 1.0)
+
+
+def training_last_play(dataset: Dataset, rows: pd.DataFrame) -> pd.Series:
+    """The last play of each of ``rows`` made before its user's held-out period (as `training_plays` counts).
+
+    ``last_ts`` may fall in the held-out period (a training song replayed later); recency weights and the drift
+    chart read this instead, so that they see only what the model saw. Without events: ``last_ts`` as it is.
+    """
+    found = _training_events(dataset, rows)
+    if found is None:
+        return rows["last_ts"]
+    pair, before = found
+    times = dataset.events["timestamp"][before]
+    last = times.groupby(pair[before]).max()
+    return last.reindex(rows.index).fillna(rows["first_ts"]).rename("last_ts")
 
 
 def listen_weights(rows: pd.DataFrame, tracks: pd.DataFrame, plays: np.ndarray | None = None) -> np.ndarray:

@@ -14,7 +14,7 @@ import torch
 
 from recsys.data import Dataset
 from recsys.errors import ConfigError
-from recsys.graph import LISTENS, PREFERS
+from recsys.graph import LISTENS, PREFERS, training_last_play
 from recsys.models import Scorer
 from recsys.service.catalogue import Catalogue
 from recsys.service.listener import Listener, unit
@@ -30,6 +30,8 @@ class Profiles:
         interactions = dataset.interactions
         self.interactions = interactions
         self.train = interactions[interactions["split"] == "train"] if "split" in interactions else interactions
+        if "last_ts" in self.train:  # the last play the model saw, not a replay in the held-out period
+            self.train = self.train.assign(last_ts=training_last_play(dataset, self.train))
         self._rows_by_user: dict[str, np.ndarray] | None = None
         self._held_out: dict[tuple[str, str], int] | None = None
         self._users: pd.DataFrame | None = None

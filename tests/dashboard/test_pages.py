@@ -305,3 +305,27 @@ def test_graph_is_built_with_the_genre_weight_on_screen(app_factory, users, reco
     at.toggle(key="w.focus").set_value(True).run()
     assert_clean(at)
     assert any("focus: top paths only" in c for c in texts(at, "caption"))
+
+
+def test_explanation_states_the_stored_attention_figures_in_plain_words(app_factory, users, checkpoint_dir,
+                                                                       tmp_path):
+    """Both measures of `faithfulness --store` (attention fidelity, whole score and graph part; attention AUC
+    on planted genres) are stated for the loaded model; without the file, how to measure them."""
+    import shutil
+
+    folder = tmp_path / "checkpoints"
+    shutil.copytree(checkpoint_dir, folder)
+    at = app_factory("explanation", folder=folder, user=users[0])
+    assert_clean(at)
+    assert any("python -m recsys faithfulness" in c for c in texts(at, "caption"))
+    (folder / "default.faithfulness.json").write_text(json.dumps({
+        "attention_fidelity": {"k": 3, "top_drop": 0.278, "random_drop": 0.248, "ratio": 1.12,
+                               "graph_top_drop": 0.215, "graph_random_drop": 0.099, "graph_ratio": 2.18,
+                               "users": 50},
+        "attention_auc": {"attention": 0.76, "normalisation": 0.53, "users": 862}}), encoding="utf-8")
+    at = app_factory("explanation", folder=folder, user=users[0])
+    assert_clean(at)
+    captions = " ".join(texts(at, "caption"))
+    assert "1.1x as much as removing 3 random ones" in captions
+    assert "graph-embedding part of the score alone (the part attention computes) it is 2.2x" in captions
+    assert "76% of the time" in captions and "normalisation alone: 53%" in captions and "862 listeners" in captions

@@ -11,7 +11,16 @@ import torch
 
 from recsys.data import assign_split, load_dataset
 from recsys.errors import ConfigError, UnknownIdError
-from recsys.graph import BY, LISTENS, PREFERS, SONG_GENRE, build_graph, interaction_index, reverse
+from recsys.graph import (
+    BY,
+    LISTENS,
+    PREFERS,
+    SONG_GENRE,
+    build_graph,
+    interaction_index,
+    reverse,
+    training_last_play,
+)
 from recsys.graph.edit import without_listens
 
 
@@ -161,3 +170,29 @@ u2,t1,2024-01-01T10:00:00Z,train
     everything = build_graph(dataset, "all")
     mine_all = (everything[LISTENS].edge_index[0] == u1) & (everything[LISTENS].edge_index[1] == t1)
     assert everything[LISTENS].plays[mine_all].tolist() == [5.0]
+
+
+def test_last_play_is_the_last_one_before_the_held_out_period(tmp_path: Path):
+    """u1's t1 is replayed on 01-02..01-04, after its held-out t2 (01-02 10:00): the recency weights and the drift
+    chart must see t1's last training-period play (01-01 10:00), not 01-04. u2 holds nothing out: as stored."""
+    write(tmp_path, "interactions.csv", """
+user_id,track_id,timestamp,split
+u1,t1,2024-01-01T10:00:00Z,train
+u1,t3,2024-01-01T11:00:00Z,train
+u1,t2,2024-01-02T10:00:00Z,test
+u1,t1,2024-01-02T11:00:00Z,train
+u1,t1,2024-01-04T10:00:00Z,train
+u2,t1,2024-01-01T10:00:00Z,train
+u2,t1,2024-01-05T10:00:00Z,train
+""")
+    write(tmp_path, "tracks.csv", "track_id,artist_id\nt1,a1\nt2,a2\nt3,a2")
+    write(tmp_path, "artists.csv", "artist_id,name\na1,Alpha\na2,Beta")
+    dataset = load_dataset(tmp_path)
+    inter = dataset.interactions
+    train = inter[inter["split"] == "train"]
+    last = training_last_play(dataset, train)
+    got = {(r.user_id, r.track_id): str(last[i]) for i, r in train.iterrows()}
+    assert got == {("u1", "t1"): "2024-01-01 10:00:00+00:00", ("u1", "t3"): "2024-01-01 11:00:00+00:00",
+                   ("u2", "t1"): "2024-01-05 10:00:00+00:00"}
+    assert str(inter.loc[(inter.user_id == "u1") & (inter.track_id == "t1"), "last_ts"].iat[0]).startswith(
+        "2024-01-04")  # the stored value, which would leak

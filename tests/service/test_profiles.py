@@ -79,6 +79,16 @@ def test_drift_weights_a_songs_plays_by_its_genre_mix(recommender, user):
     assert dict(zip(drift["genre"], drift["share"], strict=True)) == pytest.approx(profile, abs=1e-5)
 
 
+def test_training_rows_end_before_the_held_out_period(recommender):
+    """The rows profiles read (recency weights, drift) never carry a play at or after the user's first held-out
+    play: generated data replays training songs later, which the stored last_ts records."""
+    inter, train = recommender.profiles.interactions, recommender.profiles.train
+    held = inter[inter["split"] != "train"].groupby("user_id")["first_ts"].min()
+    cutoff = train["user_id"].map(held)
+    assert ((train["last_ts"] < cutoff) | cutoff.isna()).all()
+    assert (inter.loc[train.index, "last_ts"] >= cutoff).any()  # the raw column would have leaked
+
+
 def test_recent_taste_weights_each_play_by_its_recency(recommender, user):
     """Oracle: plays x 0.5 ** (days before the latest play / half-life), spread over each song's genre mix."""
     profiles, index = recommender.profiles, recommender.user_index(user)
