@@ -106,11 +106,13 @@ OPTIONS: dict[str, dict[str, str | None]] = {
     "demo": {"--checkpoint": "ckpt", "--data": "in", "--user": "user", "--top-k": "small", "--verbose": FLAG},
     "faithfulness": {"--checkpoint": "ckpt", "--data": "in", "--users": "small", "--removed": "small",
                      "--truth": "config", "--truth-users": "small", "--json": "out", "--force": FLAG},
+    "listeners": {"--checkpoint": "ckpt", "--data": "in", "--users": "small", "--half-life": "float", "--json": "out",
+                  "--force": FLAG},
 }
 REQUIRED = {"generate": ("--out",), "import-lastfm": ("--raw",), "stats": ("--data",), "split": ("--data", "--out"),
             "train": ("--data", "--out", "--epochs", "--quiet"), "evaluate": ("--baselines", "--epochs", "--quiet"),
             "recommend": ("--user",), "explain": ("--user", "--track"), "demo": ("--top-k",),
-            "faithfulness": ("--users", "--truth-users")}
+            "faithfulness": ("--users", "--truth-users"), "listeners": ("--users",)}
 # Work grows with these numbers, so they stay small even where the rest of the pool is hostile.
 BOUNDED = {"--epochs": ["1", "0", "-1", "x"], "--users": ["2", "0", "-1", "x"], "--truth-users": ["2", "0", "x"],
            "--top-k": ["1", "2", "0", "-3"], "--seeds": ["0", "1", "-1"]}
@@ -166,7 +168,7 @@ def _check_run(argv: list[str], w: dict[str, Path]) -> None:
 
 
 CHEAP = ("generate", "import-lastfm", "stats", "split")
-MODEL = ("train", "evaluate", "recommend", "explain", "demo", "faithfulness")
+MODEL = ("train", "evaluate", "recommend", "explain", "demo", "faithfulness", "listeners")
 
 
 def test_data_commands_never_print_a_traceback(world) -> None:
