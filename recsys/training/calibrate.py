@@ -172,12 +172,16 @@ def _tune_shipped_term(term: ItemItemTerm, scorer: Scorer, listens: Tensor, num_
 
     Exact EASE's closed-form scores screen the grid cheaply, but truncation moves the best lambda: on the
     default data exact EASE chose 50 (valid blend 0.1594), while the shipped top-256 term scores 0.1551 at 50
-    and 0.1578 at 100. So the term is fitted at the screened lambda and its two grid neighbours (one solve
-    each) and the best of those is kept, fitted.
+    and 0.1578 at 100. So an exact term is fitted at the screened lambda and its two grid neighbours (one
+    solve each, about a second at 5,000 songs) and the best of those is kept, fitted; a neighbourhood term
+    (catalogues beyond an exact solve, where one fit takes minutes to hours) only at the screened lambda.
     """
-    at = LAMBDAS.index(screened) if screened in LAMBDAS else 0
+    candidates: tuple[float, ...] = (screened,)
+    if term.method == "exact" and screened in LAMBDAS:
+        at = LAMBDAS.index(screened)
+        candidates = LAMBDAS[max(0, at - 1):at + 2]
     best: tuple[ItemItemChoice, dict] | None = None
-    for lam in LAMBDAS[max(0, at - 1):at + 2] if screened in LAMBDAS else (screened,):
+    for lam in candidates:
         term.fit(listens, num_users, lam)
         choice = tune_item_item(scorer.embedding_scores, listens, num_users, term.num_songs, valid, k, lambdas=(lam,),
                                 item_scores=lambda _, users: term.scores(dense_rows(scorer.known, users)))

@@ -76,3 +76,15 @@ def test_calibrated_enhanced_model_records_its_choice(enhanced_run) -> None:
     model = enhanced_run.model
     torch.testing.assert_close(float(model.score_scale), calibration["score_scale"])
     assert float(model.item_item_beta) == pytest.approx(calibration["item_item_beta"])
+
+
+def test_the_reported_blend_is_the_shipped_terms(enhanced_run) -> None:
+    """The validation NDCG calibration reports is what the model ships: embeddings + beta x its stored sparse
+    term (not exact EASE's closed form, which only screens lambda), at a lambda the term was fitted at."""
+    model, graph, calibration = enhanced_run.model, enhanced_run.graph, enhanced_run.calibration
+    term = model.item_item_module()
+    assert term.fitted and term.lam == calibration["item_item_lambda"]
+    scorer = model.prepare(graph)
+    valid = ranking_task(enhanced_run.dataset, graph.id_maps, "valid")
+    shipped = ndcg_at(lambda users: scorer.embedding_scores(users) + scorer.item_item_scores(users), valid, 10)
+    assert shipped == pytest.approx(calibration["valid_ndcg_blend"], abs=1e-6)
