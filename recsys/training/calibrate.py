@@ -37,6 +37,14 @@ from recsys.sparse import dense_rows
 LAMBDAS = (20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)  # EASE L2 strengths (EASE alone chose 100-500 on both data)
 BETAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # item-item weight in units of the spread ratio (module doc)
 SAMPLE_USERS = 512  # users whose full score rows estimate the spreads and sigma
+EXACT_SCREEN_MAX_BYTES = 4 * 2**30  # exact EASE's dense min(users, songs)^2 solve (float64, ~3 copies) above this:
+UNSCREENED_LAMBDA = 100.0  # ... no screening; the shipped term is fitted at this lambda (EASE alone chose 100-500)
+
+
+def exact_screening_fits(num_users: int, num_songs: int) -> bool:
+    """Whether exact EASE's closed form (the lambda screen) fits in memory: at 100,000 users x 1M songs it is an
+    80 GB users x users matrix, so calibration at that scale goes straight to the shipped sparse term."""
+    return 3 * 8 * min(num_users, num_songs) ** 2 <= EXACT_SCREEN_MAX_BYTES
 
 
 @dataclass(frozen=True)
@@ -157,11 +165,13 @@ def calibrate(model: GATRecommender, graph: HeteroData, dataset: Dataset, valid:
         scale = _spread(scorer.embedding_scores(sample_users(graph["user"].num_nodes)))
         model.set_calibration(scale)
         return {"score_scale": scale}
-    listens, num_users = graph[LISTENS].edge_index, graph["user"].num_nodes
-    choice = tune_item_item(scorer.embedding_scores, listens, num_users, graph["song"].num_nodes, valid,
-                            config.training.eval_k)
-    if choice.beta:
-        choice = _tune_shipped_term(term, scorer, listens, num_users, valid, config.training.eval_k, choice.lam)
+    listens, num_users, num_songs = graph[LISTENS].edge_index, graph["user"].num_nodes, graph["song"].num_nodes
+    if exact_screening_fits(num_users, num_songs):
+        choice = tune_item_item(scorer.embedding_scores, listens, num_users, num_songs, valid, config.training.eval_k)
+        if choice.beta:
+            choice = _tune_shipped_term(term, scorer, listens, num_users, valid, config.training.eval_k, choice.lam)
+    else:  # exact EASE would need a dense min(users, songs)^2 solve: fit the shipped term once, tune beta on it
+        choice = _tune_shipped_term(term, scorer, listens, num_users, valid, config.training.eval_k, UNSCREENED_LAMBDA)
     model.set_calibration(choice.scale, choice.beta)
     return {**choice.details(), "valid_ndcg_tuned": choice.valid_ndcg}
 

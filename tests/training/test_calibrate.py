@@ -88,3 +88,22 @@ def test_the_reported_blend_is_the_shipped_terms(enhanced_run) -> None:
     valid = ranking_task(enhanced_run.dataset, graph.id_maps, "valid")
     shipped = ndcg_at(lambda users: scorer.embedding_scores(users) + scorer.item_item_scores(users), valid, 10)
     assert shipped == pytest.approx(calibration["valid_ndcg_blend"], abs=1e-6)
+
+
+def test_exact_screening_is_skipped_where_its_solve_would_not_fit(setting, monkeypatch) -> None:
+    """At 100,000 users x 1M songs exact EASE is an 80 GB solve: calibration then fits the shipped term at
+    UNSCREENED_LAMBDA (and its neighbours) and tunes beta on it, never calling the closed form."""
+    from recsys.config import Config, ModelConfig
+    from recsys.models import build_model
+    from recsys.training import calibrate as module
+
+    assert module.exact_screening_fits(1_892, 17_632) and not module.exact_screening_fits(100_000, 1_000_000)
+    graph, valid = setting
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(embedding_dim=8, hidden_dim=8), {t: graph[t].num_nodes for t in graph.node_types})
+    monkeypatch.setattr(module, "exact_screening_fits", lambda users, songs: False)
+    monkeypatch.setattr(module, "ease_user_scores", lambda *a, **k: pytest.fail("exact EASE was called"))
+    choice = module.calibrate(model, graph, None, valid, Config(ModelConfig(embedding_dim=8, hidden_dim=8)))
+    term = model.item_item_module()
+    assert term.fitted and term.lam in LAMBDAS[LAMBDAS.index(module.UNSCREENED_LAMBDA) - 1:][:3]
+    assert choice["item_item_lambda"] == term.lam
