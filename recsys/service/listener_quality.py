@@ -36,8 +36,10 @@ def _tasks(rec: Recommender, users: int | None, seed: int) -> dict[str, RankingT
         raise ConfigError("this dataset has no valid/test split to measure listeners on")
     tasks = {split: ranking_task(rec.dataset, rec.maps, split) for split in ("valid", "test")}
     common = sorted(set(tasks["valid"].users.tolist()) & set(tasks["test"].users.tolist()))
+    if not common:
+        raise ConfigError("no listener has held-out songs in both valid and test, so there is nothing to measure")
     chosen = set(random.Random(seed).sample(common, min(users, len(common))) if users else common)
-    return {split: task.subset(torch.tensor([u in chosen for u in task.users.tolist()]))
+    return {split: task.subset(torch.tensor([u in chosen for u in task.users.tolist()], dtype=torch.bool))
             for split, task in tasks.items()}
 
 
@@ -46,8 +48,10 @@ def _top(frame_of: Any, task: RankingTask, k: int) -> torch.Tensor:
     rows, crow, col = [], task.exclude.crow_indices(), task.exclude.col_indices()
     for user in task.users.tolist():
         masked = set(col[crow[user]:crow[user + 1]].tolist())
-        ranked = [s for s in frame_of(user, k + len(masked)) if s not in masked]
-        rows.append(ranked[:k] + [-1] * (k - len(ranked[:k])))
+        ranked = [s for s in frame_of(user, k + len(masked)) if s not in masked][:k]
+        # a short list (a catalogue nearly all masked) is padded with a masked song: never relevant, never a
+        # hit (PyG reads -1 as another row's last song)
+        rows.append(ranked + [min(masked, default=0)] * (k - len(ranked)))
     return torch.tensor(rows, dtype=torch.long).reshape(-1, k)
 
 
@@ -61,8 +65,7 @@ def genre_precision(rec: Recommender, top: torch.Tensor, task: RankingTask) -> f
     held: list[set[int]] = [set() for _ in range(len(task.users))]
     for row, song in task.relevant.t().tolist():
         held[row].update(g for g, _ in mix[song])
-    shares = [np.mean([bool(held[i] & {g for g, _ in mix[s]}) if s >= 0 else False for s in row])
-              for i, row in enumerate(top.tolist())]
+    shares = [np.mean([bool(held[i] & {g for g, _ in mix[s]}) for s in row]) for i, row in enumerate(top.tolist())]
     return float(np.mean(shares)) if shares else float("nan")
 
 
@@ -82,7 +85,7 @@ def fold_in(rec: Recommender, tasks: dict[str, RankingTask], k: int = K) -> dict
                                                                            strict=True)]))
         out[split] = {f"trained_ndcg@{k}": a, f"folded_ndcg@{k}": b, "ratio": b / a if a else float("nan"),
                       f"top{k}_overlap": overlap}
-    out["seconds"] = time.perf_counter() - started
+    out["seconds"] = time.perf_counter() - started  # both listeners' rankings, valid and test
     return out
 
 

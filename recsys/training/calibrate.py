@@ -42,9 +42,14 @@ UNSCREENED_LAMBDA = 100.0  # ... no screening; the shipped term is fitted at thi
 
 
 def exact_screening_fits(num_users: int, num_songs: int) -> bool:
-    """Whether exact EASE's closed form (the lambda screen) fits in memory: at 100,000 users x 1M songs it is an
-    80 GB users x users matrix, so calibration at that scale goes straight to the shipped sparse term."""
-    return 3 * 8 * min(num_users, num_songs) ** 2 <= EXACT_SCREEN_MAX_BYTES
+    """Whether exact EASE's closed form (the lambda screen) fits in memory: its dense min(users, songs)^2 solve
+    (float64, about 3 copies), the users x songs float64 product beside it and the float32 scores kept for
+    every lambda. At 100,000 users x 1M songs the solve alone is 80 GB, so calibration there goes straight to
+    the shipped sparse term. (Validation rows stay dense [users, songs] either way: at a million songs
+    calibration itself needs a machine sized for that.)"""
+    cells = num_users * num_songs
+    needed = 3 * 8 * min(num_users, num_songs) ** 2 + 8 * cells + 4 * cells * len(LAMBDAS)
+    return needed <= EXACT_SCREEN_MAX_BYTES
 
 
 @dataclass(frozen=True)
@@ -166,28 +171,34 @@ def calibrate(model: GATRecommender, graph: HeteroData, dataset: Dataset, valid:
         model.set_calibration(scale)
         return {"score_scale": scale}
     listens, num_users, num_songs = graph[LISTENS].edge_index, graph["user"].num_nodes, graph["song"].num_nodes
+    screen: dict[str, float] = {}
     if exact_screening_fits(num_users, num_songs):
         choice = tune_item_item(scorer.embedding_scores, listens, num_users, num_songs, valid, config.training.eval_k)
+        screen = {"item_item_screen_lambda": choice.lam, "valid_ndcg_screen": choice.valid_ndcg}
         if choice.beta:
             choice = _tune_shipped_term(term, scorer, listens, num_users, valid, config.training.eval_k, choice.lam)
-    else:  # exact EASE would need a dense min(users, songs)^2 solve: fit the shipped term once, tune beta on it
-        choice = _tune_shipped_term(term, scorer, listens, num_users, valid, config.training.eval_k, UNSCREENED_LAMBDA)
+    else:  # exact EASE's closed form would not fit: fit the shipped term once, at a fixed lambda, tune beta on it
+        choice = _tune_shipped_term(term, scorer, listens, num_users, valid, config.training.eval_k, UNSCREENED_LAMBDA,
+                                    neighbours=False)
+    if not choice.beta:
+        term.clear()  # the embeddings alone won: ship no unused matrix
     model.set_calibration(choice.scale, choice.beta)
-    return {**choice.details(), "valid_ndcg_tuned": choice.valid_ndcg}
+    return {**choice.details(), **screen, "valid_ndcg_tuned": choice.valid_ndcg}
 
 
 def _tune_shipped_term(term: ItemItemTerm, scorer: Scorer, listens: Tensor, num_users: int, valid: RankingTask,
-                       k: int, screened: float) -> ItemItemChoice:
+                       k: int, screened: float, neighbours: bool = True) -> ItemItemChoice:
     """Lambda and beta again on the term the model ships (sparse: top weights or neighbourhood EASE).
 
     Exact EASE's closed-form scores screen the grid cheaply, but truncation moves the best lambda: on the
     default data exact EASE chose 50 (valid blend 0.1594), while the shipped top-256 term scores 0.1551 at 50
     and 0.1578 at 100. So an exact term is fitted at the screened lambda and its two grid neighbours (one
     solve each, about a second at 5,000 songs) and the best of those is kept, fitted; a neighbourhood term
-    (catalogues beyond an exact solve, where one fit takes minutes to hours) only at the screened lambda.
+    (catalogues beyond an exact solve, where one fit takes minutes to hours), or without ``neighbours``, only at
+    ``screened``.
     """
     candidates: tuple[float, ...] = (screened,)
-    if term.method == "exact" and screened in LAMBDAS:
+    if neighbours and term.method == "exact" and screened in LAMBDAS:
         at = LAMBDAS.index(screened)
         candidates = LAMBDAS[max(0, at - 1):at + 2]
     best: tuple[ItemItemChoice, dict] | None = None
