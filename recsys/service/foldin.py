@@ -88,6 +88,10 @@ class FoldIn:
         self._reference = activity_reference(row_counts(scorer.known))
 
     # ---- the training graph's per-layer representations, computed once -------------------------------------
+    def warm_up(self) -> None:
+        """Compute the training graph's layer inputs now (one forward pass) rather than on the first fold-in."""
+        self._layer_inputs()
+
     def _layer_inputs(self) -> list[dict[str, Tensor]]:
         """What each layer reads on the training graph: [layer][node type] -> [N, heads, d] (eval, no grad)."""
         with self._lock:

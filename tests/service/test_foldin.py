@@ -125,3 +125,21 @@ def test_attention_subgraph_for_history_holds_the_listener_and_the_song(recommen
     ids = {n["id"] for n in graph["nodes"]}
     assert graph["user"] in ids and graph["track"] in ids and len(ids) <= 10
     assert any(n["role"] == "history" for n in graph["nodes"])
+
+
+def test_warm_up_runs_the_first_fold_in_and_explanation_passes_ahead(enhanced_run, users):
+    """After `warm_up` (the dashboard calls it when it loads a model), a first fold-in and its explanation run
+    no forward pass of their own; without it the first fold-in runs one."""
+    from recsys import Recommender
+
+    cold = Recommender.load(enhanced_run.checkpoint)
+    before = cold.forward_passes
+    cold.recommend_for_history(_history(cold, users[0]), k=5)
+    assert cold.forward_passes == before + 1
+    warm = Recommender.load(enhanced_run.checkpoint)
+    warm.warm_up()
+    passes = warm.forward_passes
+    history = _history(warm, users[0])
+    track = warm.recommend_for_history(history, k=1)["track_id"].iat[0]
+    warm.explain_for_history(history, track)
+    assert warm.forward_passes == passes
