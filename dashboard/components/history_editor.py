@@ -97,13 +97,19 @@ def _store_add() -> None:
 
 
 def badge(add: tuple[str, ...], drop: tuple[str, ...]) -> None:
-    """The "edited" badge and the reset button, or nothing for a real history."""
-    if not add and not drop:
-        return
-    with st.container(key="edited-badge", horizontal=True, vertical_alignment="center"):
-        st.badge(f"Edited history: {len(add)} added, {len(drop)} removed", icon=":material/edit:", color="orange")
-        st.caption("Answers come from folding the edited history into the trained model (no retraining).")
-        st.button("Reset to the real history", icon=":material/restart_alt:", on_click=_reset, key="w.edit_reset")
+    """The "edited" badge and the reset button, or an empty slot for a real history.
+
+    The slot is there either way, so that a first edit fills it instead of shifting every element after it
+    (Streamlit addresses elements by position, and the browser re-creates shifted ones).
+    """
+    with st.container(key="edit-status"):
+        if not add and not drop:
+            return
+        with st.container(key="edited-badge", horizontal=True, vertical_alignment="center"):
+            st.badge(f"Edited history: {len(add)} added, {len(drop)} removed", icon=":material/edit:",
+                     color="orange")
+            st.caption("Answers come from folding the edited history into the trained model (no retraining).")
+            st.button("Reset to the real history", icon=":material/restart_alt:", on_click=_reset, key="w.edit_reset")
 
 
 def editor(rec: Recommender, key: str, user: str) -> None:
