@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 
 from recsys.cli.common import add_checkpoint_args, add_force_arg, checked_output, positive_int
 
@@ -21,15 +20,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from recsys import Recommender
     from recsys.data.write import write_text_atomic
-    from recsys.errors import ConfigError
     from recsys.experiments.report import to_json
     from recsys.service.listener_quality import HALF_LIVES, report
+    from recsys.service.profiles import check_half_life
 
     json_out = checked_output(args.json_out, "json", args.force, "--json") if args.json_out else None
     half_lives = tuple(args.half_life or HALF_LIVES)
-    bad = [h for h in half_lives if not math.isfinite(h) or h <= 0]
-    if bad:  # before the minutes of loading and ranking
-        raise ConfigError(f"--half-life must be positive numbers of days (got {bad[0]!r})")
+    for half_life in half_lives:  # before the minutes of loading and ranking
+        check_half_life(half_life)
     rec = Recommender.load(args.checkpoint, args.data)
     text = to_json({"checkpoint": args.checkpoint, **report(rec, args.users, half_lives)})
     print(text)

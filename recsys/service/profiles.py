@@ -22,6 +22,13 @@ from recsys.service.listener import Listener, unit
 SECONDS_PER_DAY = 86_400.0
 
 
+def check_half_life(half_life_days: object) -> None:
+    """ConfigError unless ``half_life_days`` is a positive, finite number of days."""
+    if isinstance(half_life_days, bool) or not isinstance(half_life_days, int | float) \
+            or not math.isfinite(half_life_days) or half_life_days <= 0:
+        raise ConfigError(f"half_life_days must be a positive number of days (got {half_life_days!r})")
+
+
 class Profiles:
     """Trained users as `Listener`s, and summaries of their training history."""
 
@@ -72,9 +79,7 @@ class Profiles:
         Ages count back from the user's latest training play (shares are normalised, so the reference point
         only matters through the differences between songs).
         """
-        if isinstance(half_life_days, bool) or not isinstance(half_life_days, int | float) \
-                or not math.isfinite(half_life_days) or half_life_days <= 0:
-            raise ConfigError(f"half_life_days must be a positive number of days (got {half_life_days!r})")
+        check_half_life(half_life_days)
         rows = self.rows(user)
         if "last_ts" not in rows:
             raise ConfigError("this dataset has no timestamps, so there is no recent taste to weight by")

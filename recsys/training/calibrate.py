@@ -37,7 +37,7 @@ from recsys.sparse import dense_rows
 LAMBDAS = (20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)  # EASE L2 strengths (EASE alone chose 100-500 on both data)
 BETAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # item-item weight in units of the spread ratio (module doc)
 SAMPLE_USERS = 512  # users whose full score rows estimate the spreads and sigma
-EXACT_SCREEN_MAX_BYTES = 4 * 2**30  # exact EASE's dense min(users, songs)^2 solve (float64, ~3 copies) above this:
+EXACT_SCREEN_MAX_BYTES = 4 * 2**30  # exact EASE's dense arrays (`exact_screening_fits`) above this:
 UNSCREENED_LAMBDA = 100.0  # ... no screening; the shipped term is fitted at this lambda (EASE alone chose 100-500)
 
 
@@ -201,13 +201,14 @@ def _tune_shipped_term(term: ItemItemTerm, scorer: Scorer, listens: Tensor, num_
     if neighbours and term.method == "exact" and screened in LAMBDAS:
         at = LAMBDAS.index(screened)
         candidates = LAMBDAS[max(0, at - 1):at + 2]
-    best: tuple[ItemItemChoice, dict] | None = None
-    for lam in candidates:
+    fitted: dict[float, dict] = {}  # lambda -> the term's state fitted at it
+
+    def shipped_scores(lam: float, users: Tensor) -> Tensor:
         term.fit(listens, num_users, lam)
-        choice = tune_item_item(scorer.embedding_scores, listens, num_users, term.num_songs, valid, k, lambdas=(lam,),
-                                item_scores=lambda _, users: term.scores(dense_rows(scorer.known, users)))
-        if best is None or choice.valid_ndcg > best[0].valid_ndcg:
-            best = (choice, term.get_extra_state())
-    assert best is not None
-    term.set_extra_state(best[1])
-    return best[0]
+        fitted[lam] = term.get_extra_state()
+        return term.scores(dense_rows(scorer.known, users))
+
+    choice = tune_item_item(scorer.embedding_scores, listens, num_users, term.num_songs, valid, k,
+                            lambdas=candidates, item_scores=shipped_scores)
+    term.set_extra_state(fitted[choice.lam])
+    return choice
