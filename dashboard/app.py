@@ -1,7 +1,8 @@
 """Explorer dashboard: `streamlit run dashboard/app.py` (from the repository root). Router + shared sidebar only.
 
 `streamlit run` finds `app = st.App(...)` at the bottom and serves this file through it, so the default model
-starts loading when the server starts (`resources.preload_on_start`), not when the first visitor arrives. Every
+starts loading when the server starts (`resources.preload_on_start`), or right after a first visitor's page is
+drawn when one arrives at once (`resources.VisitorSignal`): the Overview reads the stored model card, no model. Every
 session's script run (and AppTest) executes the file as ``__main__``: the router.
 """
 
@@ -92,9 +93,12 @@ def main() -> None:
         page.run()
     state.publish(page.url_path or "overview")
     sidebar_status()
+    resources.page_drawn()
 
 
 if __name__ == "__main__":
     main()
 else:  # imported by `streamlit run` (it found this assignment): serve the file, loading the model at start-up
-    app = st.App(__file__, lifespan=resources.preload_on_start)
+    from starlette.middleware import Middleware
+
+    app = st.App(__file__, lifespan=resources.preload_on_start, middleware=[Middleware(resources.VisitorSignal)])

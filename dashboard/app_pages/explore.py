@@ -79,7 +79,7 @@ with catalogue:
                        help="Add each sub-genre (e.g. Indie Rock) into its top-level genre (Rock)")
     distribution = rec.genre_distribution(rollup=rollup)
     if distribution.empty:
-        st.info(charts.NO_GENRES, icon=":material/label_off:")
+        st.info(theme.NO_GENRES, icon=":material/label_off:")
     else:
         st.plotly_chart(charts.genre_bars(distribution, palette, "songs", top=35, height=620), key="catalogue-genres",
                         config=charts.CONFIG)

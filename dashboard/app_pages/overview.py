@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import resources
-from dashboard.components import charts, report, theme
+from dashboard.components import report, theme, vega
 from dashboard.components.text import md
 
 ARCHITECTURE_KEYS = ("num_layers", "heads", "embedding_dim", "attention", "use_genres", "item_item", "dropout")
@@ -26,8 +26,8 @@ HOW_TO_READ = """
 - **Model card**: what was trained, how big it is and how long training took on its machine.
 - **Training curve**: the loss should fall; validation NDCG@10 (held-out quality) should rise and flatten. Training
   stopped at the best epoch.
-- **Held-out quality** and **Against the baselines**: ranking metrics on songs the model never saw; hover a column
-  header for what it measures. Higher is better for every metric except training time.
+- **Held-out quality** and **Against the baselines**: ranking metrics on songs the model never saw, higher is better
+  for every one except training time:
 """
 
 
@@ -40,7 +40,7 @@ def architecture(card: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def genre_section(rec) -> None:
+def genre_section(source) -> None:
     """The genre distribution, by plays or songs, optionally rolled up to top-level genres."""
     st.subheader("Genres", anchor=False)
     measure_col, rollup_col = st.columns([3, 2], vertical_alignment="center")
@@ -48,12 +48,12 @@ def genre_section(rec) -> None:
                                             key="w.overview_measure", label_visibility="collapsed") or "plays"
     rollup = rollup_col.toggle("Roll up to parent genres", key="w.overview_rollup",
                                help="Add each sub-genre (e.g. Indie Rock) into its top-level genre (Rock)")
-    distribution = rec.genre_distribution(rollup=rollup)
+    distribution = source.genre_distribution(rollup=rollup)
     if distribution.empty:
-        st.info(charts.NO_GENRES, icon=":material/label_off:")
+        st.info(theme.NO_GENRES, icon=":material/label_off:")
         return
-    st.plotly_chart(charts.genre_bars(distribution, theme.genre_colors(rec.genres()), measure, top=15, height=450),
-                    key="overview-genres", config=charts.CONFIG)
+    st.altair_chart(vega.genre_bars(distribution, theme.genre_colors(source.genres()), measure, top=15, height=450),
+                    key="overview-genres")
 
 
 def model_card_section(card: dict[str, Any]) -> None:
@@ -68,31 +68,30 @@ def model_card_section(card: dict[str, Any]) -> None:
     seconds, source = report.training_seconds(card)
     c.metric("Training time", report.seconds_text(seconds), help=f"Training of this checkpoint, {source}")
     rows = [(key.replace("_", " "), str(card["config"][key])) for key in ARCHITECTURE_KEYS if key in card["config"]]
-    st.dataframe(pd.DataFrame(rows, columns=["setting", "value"]), hide_index=True, width="stretch")
+    report.static_table(pd.DataFrame(rows, columns=["setting", "value"]), "setting")
     versions = " · ".join(f"{md(k)} {md(v)}" for k, v in card.get("versions", {}).items())
     st.caption(f"Split: {md(card['dataset'].get('split_rule', '?'))}  \nData fingerprint "
                f"{md(card['dataset'].get('fingerprint', '?'))}  \nTrained with {versions or 'unknown versions'}")
-    with st.expander("Full configuration (JSON)"):
-        st.json({"model": card["config"], "training": training.get("config", {})}, expanded=False)
+    if st.toggle("Show the full configuration (JSON)", key="w.overview_config"):  # drawn on request: its viewer's
+        st.json({"model": card["config"], "training": training.get("config", {})})  # code slows every first page
 
 
 st.title("Overview")
 st.markdown("The data and the model at a glance: what it learned from, how it was trained and how well it ranks "
             "songs its listeners never heard in training.")
-loaded = resources.current()
-rec = loaded.rec
-card, summary = rec.model_card(), rec.dataset_summary()
+source = resources.overview()  # the stored card: drawn without loading the model (docs/dashboard.md)
+card, summary = source.model_card(), source.dataset_summary()
 st.caption(f"{md(architecture(card))} — checkpoint {md(Path(card['checkpoint']).name)} on "
            f"{md(resources.shown(Path(card['dataset']['resolved_path'])))}")
 with st.expander("How to read this page", icon=":material/help:"):
-    st.markdown(HOW_TO_READ)
+    st.markdown(HOW_TO_READ + "".join(f"  - **{m}**: {text}\n" for m, text in report.METRIC_HELP.items()))
 
 for column, (label, key, help_text) in zip(st.columns(3) + st.columns(3), COUNTS, strict=True):
     column.metric(label, f"{int(summary.get(key, 0)):,}", border=True, help=help_text)
 
 genres_col, card_col = st.columns([3, 2], gap="large")
 with genres_col:
-    genre_section(rec)
+    genre_section(source)
 with card_col:
     model_card_section(card)
 
@@ -100,19 +99,17 @@ curve_col, quality_col = st.columns([3, 2], gap="large")
 with curve_col:
     st.subheader("Training curve", anchor=False)
     if card["history"]:
-        st.plotly_chart(charts.training_curve(card["history"]), key="overview-curve", config=charts.CONFIG)
+        st.altair_chart(vega.training_curve(card["history"]), key="overview-curve")
     else:
         st.info("This checkpoint has no per-epoch history.")
 with quality_col:
     st.subheader("Held-out quality", anchor=False)
     metrics = report.checkpoint_metrics(card.get("metrics", {}))
     if len(metrics):
-        st.dataframe(metrics, hide_index=True, width="stretch", column_config={
-            **report.metric_columns(width=None), "split": st.column_config.TextColumn("split", pinned=True)})
-        st.caption("Full ranking of every unheard song, on the checkpoint's own split; hover a metric for its "
-                   "meaning. Higher is better.")
+        report.static_table(metrics, "metric")
+        st.caption("Full ranking of every unheard song, on the checkpoint's own split. Higher is better.")
     else:
         st.info("This checkpoint stores no evaluation metrics.")
 
 st.subheader("Against the baselines", anchor=False)
-report.evaluation_section(Path(card["checkpoint"]))
+report.evaluation_section(Path(card["checkpoint"]), chart=False)

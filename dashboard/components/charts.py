@@ -9,7 +9,6 @@ from typing import Any
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from dashboard.components.text import esc, shorten
 from dashboard.components.theme import NO_GENRE_COLOR, PART_COLORS, PART_LABELS
@@ -31,10 +30,6 @@ def _label(value: object, limit: int = 32) -> str:
     return esc(shorten(value, limit))
 
 
-NO_GENRES = ("This dataset has no genre files, so there is no genre distribution; the model works without its "
-             "genre parts (docs/data-format.md).")
-
-
 def genre_bars(frame: pd.DataFrame, colors: Mapping[str, str], value: str = "plays", top: int = 20,
                height: int = 420) -> go.Figure:
     """Horizontal bars of one column (plays, songs or share) per genre, biggest on top; the title says when only
@@ -46,22 +41,6 @@ def genre_bars(frame: pd.DataFrame, colors: Mapping[str, str], value: str = "pla
     fig.update_xaxes(title=value, tickformat=".0%" if value == "share" else "~s")
     title = f"Top {len(data)} of {len(frame)} genres by {value}" if len(frame) > top else None
     return _style(fig, height, title)
-
-
-def training_curve(history: Sequence[Mapping[str, Any]]) -> go.Figure:
-    """Training loss and validation NDCG@10 per epoch, on two axes."""
-    frame = pd.DataFrame(history)
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    if "loss" in frame:
-        fig.add_trace(go.Scatter(x=frame["epoch"], y=frame["loss"], name="training loss", mode="lines+markers",
-                                 line_color=PART_COLORS["embedding"]), secondary_y=False)
-    if "valid_ndcg@10" in frame:
-        fig.add_trace(go.Scatter(x=frame["epoch"], y=frame["valid_ndcg@10"], name="validation NDCG@10",
-                                 mode="lines+markers", line_color=PART_COLORS["total"]), secondary_y=True)
-    fig.update_xaxes(title="epoch")
-    fig.update_yaxes(title="loss", secondary_y=False)
-    fig.update_yaxes(title="NDCG@10", secondary_y=True, showgrid=False, tickformat=".2f")
-    return _style(fig, 320)
 
 
 def metric_bars(models: Mapping[str, Mapping[str, Any]], metrics: Sequence[str],

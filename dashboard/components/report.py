@@ -28,6 +28,9 @@ METRIC_HELP = {
 }
 
 
+TRAIN_LABEL = "train (s)"
+
+
 def seconds_text(seconds: float | None) -> str:
     """'28 s', '4.2 min', or '?'."""
     if seconds is None:
@@ -43,11 +46,35 @@ def report_frame(models: dict[str, dict[str, Any]], metrics: tuple[str, ...] = (
 
 
 def checkpoint_metrics(metrics: dict[str, Any], shown: tuple[str, ...] = HEADLINE[:4]) -> pd.DataFrame:
-    """The checkpoint's own valid/test metrics: one row per split, the ranking metrics as columns (as in the
-    baseline table, so each header carries its meaning on hover; coverage and novelty are there too)."""
-    rows = [{"split": split, **{m: values.get(m) for m in shown}} for split, values in metrics.items()
-            if split in ("valid", "test") and values]
-    return pd.DataFrame(rows, columns=["split", *shown])
+    """The checkpoint's own valid/test metrics: one row per metric, a column per split (narrow: it fits beside
+    the training curve)."""
+    splits = [split for split in ("valid", "test") if metrics.get(split)]
+    rows = [{"metric": m, **{split: metrics[split].get(m) for split in splits}} for m in shown]
+    return pd.DataFrame(rows, columns=["metric", *splits]) if splits else pd.DataFrame()
+
+
+def metric_format(metric: str) -> str:
+    return "{:.1f}" if metric == "train_s" else "{:.2f}" if metric == "novelty@10" else "{:.3f}"
+
+
+def static_table(frame: pd.DataFrame, index: str, best: str | None = None) -> None:
+    """A small table as HTML (`st.table`: it scrolls sideways inside itself on a narrow screen), numbers formatted
+    as in the data grids (per row when ``index`` is "metric"), the best value of column ``best`` in bold.
+
+    The Overview uses these instead of data grids, whose browser code made a new session's Overview 0.25 s
+    slower (headless Chromium, 2 cores, 2026-12-04); the metrics' meanings are under "How to read this page".
+    """
+    table = frame.set_index(index)
+    formats = {m: metric_format(m) for m in table.columns if m in METRIC_HELP}
+    styled = table.rename(columns={"train_s": TRAIN_LABEL}).style  # Streamlit shows the frame's own column names
+    if index == "metric":
+        for metric in table.index:
+            styled = styled.format(metric_format(metric), subset=pd.IndexSlice[[metric], :], na_rep="—")
+    else:
+        styled = styled.format({TRAIN_LABEL if m == "train_s" else m: f for m, f in formats.items()}, na_rep="—")
+    if best is not None and table[best].notna().any():
+        styled = styled.highlight_max(subset=[best], props="font-weight: bold")
+    st.table(styled)
 
 
 def metric_columns(width: int | None = 90) -> dict[str, Any]:
@@ -70,8 +97,8 @@ def training_seconds(card: dict[str, Any]) -> tuple[float | None, str]:
     return training.get("seconds"), "wall clock of the run that wrote this checkpoint"
 
 
-def evaluation_section(checkpoint: Path) -> None:
-    """Table and grouped bars of the evaluation report next to the checkpoint, or how to create one."""
+def evaluation_section(checkpoint: Path, chart: bool = True) -> None:
+    """Table (and grouped bars) of the evaluation report next to the checkpoint, or how to create one."""
     found = resources.eval_report(checkpoint)
     if found is None:
         st.info(f"No evaluation report next to {md(checkpoint.name)}. Create one to compare against the baselines: "
@@ -80,19 +107,25 @@ def evaluation_section(checkpoint: Path) -> None:
         return
     path, report = found
     frame = report_frame(report["models"])
+    meaning = ("Hover a column for its meaning" if chart else
+               "What each metric measures is under \"How to read this page\"")
     st.caption(f"From {md(path.name)} · dataset {md(report.get('dataset', '?'))} · split: "
-               f"{md(report.get('split', '?'))} · seeds {md(report.get('seeds', '?'))}. Hover a column for its "
-               "meaning; higher is better except for training time.")
-    colors = theme.model_colors(frame["model"])
+               f"{md(report.get('split', '?'))} · seeds {md(report.get('seeds', '?'))}. {meaning}; higher is "
+               "better except for training time.")
+    if not chart:
+        static_table(frame, "model", best="ndcg@10")
+        st.caption("Compare models draws these figures as a chart.")
+        return
     best = frame["ndcg@10"].max() if frame["ndcg@10"].notna().any() else None
     config = metric_columns()
     if best:
         config["ndcg@10"] = st.column_config.ProgressColumn("ndcg@10", format="%.3f", min_value=0.0,
                                                             max_value=float(best), help=METRIC_HELP["ndcg@10"])
-    config["train_s"] = st.column_config.NumberColumn("train (s)", format="%.1f", help=METRIC_HELP["train_s"],
+    config["train_s"] = st.column_config.NumberColumn(TRAIN_LABEL, format="%.1f", help=METRIC_HELP["train_s"],
                                                       width=80)
     config["model"] = st.column_config.TextColumn("model", pinned=True)
     st.dataframe(frame, hide_index=True, column_config=config, width="stretch")
+    colors = theme.model_colors(frame["model"])
     shown = [m for m in HEADLINE[:4] if frame[m].notna().any()]
     st.plotly_chart(charts.metric_bars(report["models"], shown, colors), key=f"eval-{path.name}",
                     config=charts.CONFIG)

@@ -30,6 +30,10 @@ PART_COLORS: dict[str, str] = {"embedding": "#38BDF8", "item_item": "#34D399", "
 # Short names of the score's parts (the service's `parts` names), for metric cells and chart axes.
 PART_LABELS: dict[str, str] = {"graph": "Graph embedding", "history": "Listening history", "genre": "Genre match"}
 
+# What a chart of genres says when the dataset has none.
+NO_GENRES = ("This dataset has no genre files, so there is no genre distribution; the model works without its "
+             "genre parts (docs/data-format.md).")
+
 # Display names of the stored baselines (`X.baselines.json` names); unknown names are shown as they are.
 BASELINE_LABELS: dict[str, str] = {"popularity": "Popularity", "bprmf": "BPR-MF", "lightgcn": "LightGCN",
                                    "ease": "EASE", "als": "ALS", "lightgcn+ease": "LightGCN + EASE",

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("recsys.cli.stats", "validate a dataset and print counts per node and edge type"),
     "split": ("recsys.cli.split", "write a copy of a dataset with the default split frozen in a split column"),
     "train": ("recsys.cli.train", "train a Basic or Enhanced GAT and write a checkpoint"),
+    "card": ("recsys.cli.card", "write X.card.json beside a checkpoint: the dashboard's overview without loading it"),
     "evaluate": ("recsys.cli.evaluate", "rank the full catalogue and compare a checkpoint with baselines"),
     "recommend": ("recsys.cli.recommend", "top-K recommendations for one user"),
     "explain": ("recsys.cli.explain", "explain one recommendation"),

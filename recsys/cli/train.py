@@ -34,6 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from recsys.card import card_path
     from recsys.config import Config, ModelConfig
     from recsys.data import load_dataset
 
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     config = replace(config, training=replace(config.training, **{k: v for k, v in overrides.items()
                                                                     if v is not None}))
     checked_output(args.out, "checkpoint", args.force)  # before minutes of training, not after
+    card = checked_output(str(card_path(args.out)), "json", args.force, "card")
     dataset = load_dataset(args.data)  # a bad path, file or config fails here, before torch is even imported
     kind = "Enhanced" if config.model.use_enhanced else "Basic"
     if args.distributed:
@@ -67,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"training the {kind} GAT on {args.data} -> {args.out}")
         result = train(dataset, config, out=args.out, resume=args.resume, progress=not args.quiet)
     print(f"parameters: {result.model.num_parameters():,}; checkpoint written to {args.out}")
+    from recsys import Recommender
+
+    print(f"model card written to {Recommender.load(args.out).card().write(card)} (the dashboard's overview)")
     for split, metrics in (("valid", result.valid), ("test", result.test)):
         print(f"{split}: " + ", ".join(f"{k} {metrics[k]:.4f}" for k in ("ndcg@10", "recall@10", "hit_rate@10")))
     return 0

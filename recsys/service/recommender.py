@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from recsys.card import ModelCard, card_path, describe
 from recsys.service.attention import AttentionMaps
 from recsys.service.catalogue import Catalogue
 from recsys.service.explain import Explainer, Rescorer
@@ -111,9 +112,20 @@ class Recommender:
     def dataset_summary(self) -> dict[str, int]:
         return self.dataset.summary()
 
+    def card(self) -> ModelCard:
+        """The model card, dataset counts and genre distribution: what an overview shows (`recsys.ModelCard`)."""
+        distribution = {key: self.genre_distribution(rollup).to_dict("records")
+                        for key, rollup in (("genres", False), ("roots", True))}
+        return ModelCard(self.model_card(), self.dataset_summary(), distribution, self.genres(), len(self.maps.user),
+                         len(self.maps.song), Path(self.data_path))
+
+    def write_card(self) -> Path:
+        """Write ``X.card.json`` beside the checkpoint ``X.pt`` (atomically), for overviews that skip loading."""
+        return self.card().write(card_path(self.checkpoint))
+
     def describe(self) -> str:
-        return (f"{self.model_type} GAT, {self.model.num_parameters():,} parameters, {len(self.maps.user):,} users x "
-                f"{len(self.maps.song):,} songs ({self.data_path})")
+        return describe(self.model_type, self.model.num_parameters(), len(self.maps.user), len(self.maps.song),
+                        self.data_path)
 
     def faithfulness(self) -> dict[str, Any] | None:
         """The stored faithfulness figures (`python -m recsys faithfulness --store`), or None."""

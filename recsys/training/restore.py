@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch_geometric.data import HeteroData
 
+from recsys.card import dataset_candidates
 from recsys.config import Config, ModelConfig, TrainConfig
 from recsys.data import Dataset, assign_split, load_dataset
 from recsys.errors import CheckpointError
@@ -38,7 +39,7 @@ def resolve_data_path(payload: dict[str, Any], checkpoint: Path, data: str | Pat
     recorded = payload["dataset"].get("path") or ""
     if not recorded:
         raise CheckpointError(f"{checkpoint} does not record its dataset; pass the data folder explicitly")
-    candidates = [Path(recorded), checkpoint.resolve().parent.parent / recorded]
+    candidates = dataset_candidates(recorded, checkpoint)
     for candidate in candidates:
         if candidate.is_dir():
             return candidate

@@ -15,3 +15,14 @@ def assert_clean(at) -> None:
     """No uncaught exception and no error box."""
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, texts(at, "error")
+
+
+def vega_tables(at, column: str | None = None) -> list:
+    """The data (pandas DataFrames) of the page's Vega-Lite charts, or of those with ``column`` (AppTest keeps no
+    chart keys)."""
+    import pyarrow as pa
+
+    charts = at.get("vega_lite_chart")
+    blobs = [c.proto.data.data for c in charts] + [d.data.data for c in charts for d in c.proto.datasets]
+    tables = [pa.ipc.open_stream(blob).read_all().to_pandas() for blob in blobs if blob]
+    return [t for t in tables if column is None or column in t]

@@ -30,9 +30,13 @@ STORED = {"ease": "EASE", "lightgcn": "LightGCN", "bprmf": "BPR-MF"}  # baseline
 
 @pytest.fixture(scope="session")
 def checkpoint_dir(enhanced_run, basic_run, small_dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """default.pt (Enhanced), basic.pt (Basic), default.eval.json and default.baselines.json (small dataset)."""
+    """default.pt (Enhanced) with its card, basic.pt (Basic, no card), default.eval.json and default.baselines.json
+    (small dataset)."""
+    from recsys import Recommender
+
     folder = tmp_path_factory.mktemp("dashboard_checkpoints")
     shutil.copy(enhanced_run.checkpoint, folder / "default.pt")
+    Recommender.load(folder / "default.pt").write_card()
     shutil.copy(basic_run.checkpoint, folder / "basic.pt")
     (folder / "default.eval.json").write_text(json.dumps(REPORT), encoding="utf-8")
     (folder / "default.baselines.json").write_text(json.dumps(stored_baselines(folder / "default.pt", small_dataset)),

@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import io
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
-from apptest_helpers import assert_clean, texts
+from apptest_helpers import assert_clean, texts, vega_tables
 from conftest import STORED
 
 from dashboard.components import theme
@@ -34,26 +35,41 @@ def test_every_page_introduces_itself_and_says_how_to_read_it(app_factory, page)
 
 def test_overview_genre_chart_rolls_up_to_parents(app_factory):
     at = app_factory("overview")
-    names = _bar_names(at, "overview-genres")
+    names = list(vega_tables(at, "genre")[0]["genre"])
     assert "Alternative Rock" in names  # a sub-genre of Rock in the small synthetic data
     at.toggle(key="w.overview_rollup").set_value(True).run()
     assert_clean(at)
-    rolled = _bar_names(at, "overview-genres")
+    rolled = list(vega_tables(at, "genre")[0]["genre"])
     assert "Alternative Rock" not in rolled and "Rock" in rolled and len(rolled) < len(names)
 
 
-def _bar_names(at, key: str) -> list[str]:
-    """The category labels of a Plotly chart on the page (bars' y, or x for vertical bars)."""
-    trace = _traces(at, key)[0]
-    return list(trace["y"] if trace.get("orientation") == "h" else trace["x"])
+def test_overview_reads_the_stored_card_without_loading_the_model(app_factory, checkpoint_dir, monkeypatch,
+                                                                 tmp_path):
+    from dashboard import resources
+
+    def no_model():
+        raise AssertionError("the Overview loaded the model although default.pt has a valid card")
+
+    monkeypatch.setattr(resources, "current", no_model)
+    at = app_factory("overview")
+    assert_clean(at)
+    assert {"Listeners", "Parameters"} <= {m.label for m in at.metric}
+    folder = tmp_path / "checkpoints"  # the same checkpoint without its card: the Overview needs the model
+    folder.mkdir()
+    for name in ("default.pt", "default.eval.json"):
+        shutil.copy(checkpoint_dir / name, folder / name)
+    at = app_factory("overview", folder=folder)
+    assert any("loaded the model" in str(code.value) for code in at.code)  # the error boundary's details
 
 
 def test_overview_shows_counts_model_card_and_the_evaluation_report(app_factory):
     at = app_factory("overview")
     labels = [m.label for m in at.metric]
     assert {"Listeners", "Songs", "Artists", "Genres", "Parameters", "Epochs"} <= set(labels)
-    report = [d.value for d in at.dataframe if "model" in d.value.columns]
-    assert report and report[0]["model"].tolist()[0] == "enhanced_gat"  # sorted by ndcg@10
+    report = [t.value for t in at.table if t.value.index.name == "model"]
+    assert report and report[0].index[0] == "enhanced_gat"  # sorted by ndcg@10
+    quality = next(t.value for t in at.table if t.value.index.name == "metric")
+    assert list(quality.columns) == ["valid", "test"] and "ndcg@10" in quality.index
     assert any("default.eval.json" in c for c in texts(at, "caption"))
 
 

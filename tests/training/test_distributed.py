@@ -91,7 +91,8 @@ def test_two_processes_match_one_process(tiny_data: Path, tmp_path: Path):
     done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("checkpoint written") == 1  # rank 0 reports and writes; rank 1 stays quiet
-    assert sorted(p.name for p in out.parent.iterdir()) == ["model.pt"]  # atomic write: no temp files left
+    # atomic writes, no temp files left: the checkpoint and its card (the dashboard's overview), by rank 0 only
+    assert sorted(p.name for p in out.parent.iterdir()) == ["model.card.json", "model.pt"]
     payload = load_checkpoint(out)
     assert payload["metrics"]["distributed"] == {"world_size": 2, "backend": "gloo"}
     single = train(load_dataset(tiny_data), Config(ModelConfig(**MODEL), TrainConfig(epochs=EPOCHS, batch_size=BATCH)),
