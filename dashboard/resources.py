@@ -149,7 +149,9 @@ def load(checkpoint: Path, data: str | Path | None = None) -> Loaded:
 
 PRELOAD_GRACE_S = 2.0  # the preload waits this long for a first visitor before starting anyway
 PRELOAD_PAGE_WAIT_S = 10.0  # and at most this long for that visitor's first page to be drawn
+PRELOAD_QUIET_S = 0.5  # ... and for the browser to have fetched the page's code (no request for this long)
 _visited, _page_drawn = threading.Event(), threading.Event()
+_last_request = [0.0]  # time.monotonic() of the latest request for a page or its assets
 
 
 def page_drawn() -> None:
@@ -165,6 +167,7 @@ class VisitorSignal:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and not scope.get("path", "").startswith("/_stcore/"):
+            _last_request[0] = time.monotonic()
             _visited.set()
         await self.app(scope, receive, send)
 
@@ -175,13 +178,16 @@ def preload() -> None:
     Runs in a background thread from server start. A first visitor's Overview needs no model (it reads the stored
     card), but importing torch and PyG in the same process while that page was served made it take 6.4 s
     instead of 3.4 s (2 cores, 2026-12-04): so when a visitor arrives within `PRELOAD_GRACE_S`, the preload
-    waits until their first page is drawn. A page asking for the model meanwhile loads it itself, and the
+    waits until their first page's script has run and the browser has stopped fetching its code. A page asking for the model meanwhile loads it itself, and the
     preload then waits on the cache's per-key lock instead of loading it twice. A failure is only logged: the
     page that needs the model shows the error in its own words.
     """
     started = time.perf_counter()
     if _visited.wait(PRELOAD_GRACE_S):
         _page_drawn.wait(PRELOAD_PAGE_WAIT_S)
+        while (time.monotonic() - _last_request[0] < PRELOAD_QUIET_S
+               and time.perf_counter() - started < PRELOAD_PAGE_WAIT_S):
+            time.sleep(0.05)  # the browser still fetches the page's charts code from this server
     waited = time.perf_counter() - started
     # st.cache_resource warns once per call outside a script run; this thread is one on purpose
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ def loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     monkeypatch.setattr(resources, "load", loaded.append)
     monkeypatch.setattr(resources, "_visited", threading.Event())
     monkeypatch.setattr(resources, "_page_drawn", threading.Event())
+    monkeypatch.setattr(resources, "_last_request", [0.0])
     return loaded
 
 
@@ -30,6 +32,18 @@ def test_with_a_visitor_the_preload_waits_for_the_first_page(loads: list[Path]):
     thread.join(timeout=0.5)
     assert thread.is_alive() and not loads  # still waiting: no page drawn yet
     resources.page_drawn()
+    thread.join(timeout=30)
+    assert loads == [Path("default.pt")]
+
+
+def test_after_the_first_page_the_preload_waits_for_the_browser_to_stop_fetching(loads: list[Path]):
+    resources._visited.set()
+    resources.page_drawn()
+    resources._last_request[0] = time.monotonic()  # the browser just asked for the page's chart code
+    thread = threading.Thread(target=resources.preload)
+    thread.start()
+    thread.join(timeout=resources.PRELOAD_QUIET_S / 2)
+    assert thread.is_alive() and not loads
     thread.join(timeout=30)
     assert loads == [Path("default.pt")]
 
