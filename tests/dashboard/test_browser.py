@@ -274,10 +274,12 @@ def _compare(page, url: str, checkpoint_dir: Path, timings: dict) -> None:
 
 
 def _narrow(page, url: str) -> None:
-    """At 420 px: nothing wider than the screen, no plotly toolbar, the graph legend clear of the nodes."""
+    """At 420 px: nothing wider than the screen (wide tables scroll inside themselves), no plotly toolbar, the
+    graph legend clear of the nodes."""
     page.set_viewport_size(NARROW)
-    for name in ("recommendations", "explanation"):
-        _open(page, f"{url}/{name}")
+    for name in ("overview", "recommendations", "explanation"):
+        _open(page, url if name == "overview" else f"{url}/{name}")  # the default page lives at /
+        assert page.get_by_text("Page not found").count() == 0
         if name == "explanation":
             assert _graph_facts(page)["legend_clear"]
         page.mouse.move(200, 400)
