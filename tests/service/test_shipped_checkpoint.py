@@ -5,6 +5,8 @@ A refactor of the service must not change what users see. The recorded values li
 deliberate retrain of ``checkpoints/default.pt`` regenerate them, and read the diff before committing:
 
     PYTHONPATH=. python tests/service/test_shipped_checkpoint.py --write
+
+and rewrite its card (what the dashboard's Overview shows): ``python -m recsys card --checkpoint X.pt``.
 """
 
 from __future__ import annotations
@@ -123,3 +125,15 @@ if __name__ == "__main__":
     values = record(Recommender.load(CHECKPOINT))
     GOLDEN.write_text(json.dumps(values, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {GOLDEN.relative_to(REPO)} (test NDCG@10 {values['test_ndcg@10']:.4f})")
+
+
+@pytest.mark.parametrize("name", ["default.pt", "basic.pt"])
+def test_the_shipped_cards_match_their_checkpoints(shipped, name):
+    """The Overview draws a shipped checkpoint from its card: after a retrain, `python -m recsys card` rewrites it."""
+    from recsys import read_model_card
+
+    card = read_model_card(CHECKPOINT.with_name(name))
+    assert card is not None, f"checkpoints/{name[:-3]}.card.json is missing or stale: run python -m recsys card"
+    if name == "default.pt":
+        assert card.model_card()["config"] == shipped.model_card()["config"]
+        assert card.dataset_summary() == shipped.dataset_summary()
