@@ -2,8 +2,8 @@
 
 `streamlit run` finds `app = st.App(...)` at the bottom and serves this file through it, so the default model
 starts loading when the server starts (`resources.preload_on_start`), or right after a first visitor's page is
-drawn when one arrives at once (`resources.VisitorSignal`): the Overview reads the stored model card, no model. Every
-session's script run (and AppTest) executes the file as ``__main__``: the router.
+drawn when one arrives at once (`resources.VisitorSignal`): the Overview reads the stored model card, no model.
+Every session's script run (and AppTest) executes the file as ``__main__``: the router.
 """
 
 from __future__ import annotations

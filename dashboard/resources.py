@@ -175,12 +175,12 @@ class VisitorSignal:
 def preload() -> None:
     """Load the default model and import the pages' libraries, so that later pages find them ready.
 
-    Runs in a background thread from server start. A first visitor's Overview needs no model (it reads the stored
-    card), but importing torch and PyG in the same process while that page was served made it take 6.4 s
+    Runs in a background thread from server start. A first visitor's Overview needs no model (it reads the
+    stored card), but importing torch and PyG in the same process while that page was served made it take 6.4 s
     instead of 3.4 s (2 cores, 2026-12-04): so when a visitor arrives within `PRELOAD_GRACE_S`, the preload
-    waits until their first page's script has run and the browser has stopped fetching its code. A page asking for the model meanwhile loads it itself, and the
-    preload then waits on the cache's per-key lock instead of loading it twice. A failure is only logged: the
-    page that needs the model shows the error in its own words.
+    waits until their first page's script has run and the browser has stopped fetching its code. A page asking
+    for the model meanwhile loads it itself, and the preload then waits on the cache's per-key lock instead of
+    loading it twice. A failure is only logged: the page that needs the model shows the error in its own words.
     """
     started = time.perf_counter()
     if _visited.wait(PRELOAD_GRACE_S):

@@ -76,7 +76,7 @@ class ModelCard:
 
     def describe(self) -> str:
         return describe(self.card["model_type"], int(self.card["parameters"]), self.users, self.songs,
-                        self.card["dataset"].get("path") or self.data_path)
+                        self.data_path)
 
     def write(self, path: Path) -> Path:
         """Write atomically beside the checkpoint, with the digests that make a later read trust it."""

@@ -81,3 +81,36 @@ def test_the_fitted_matrix_travels_in_the_state_dict():
     history[0, :5] = 1.0
     torch.testing.assert_close(legacy.scores(history), history @ legacy.matrix, rtol=1e-5, atol=1e-6)
     assert legacy.get_extra_state() == {"lambda": 2.0, "topk": None}  # saved again in its own format
+
+
+def test_neighbours_are_the_most_co_listened_songs_ties_by_index():
+    """The row-wise partition that prunes the sort picks exactly what a full sort would, ties included."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    from recsys.models.item_item import _top_cooccurring
+
+    rng = np.random.default_rng(0)
+    dense = rng.integers(0, 4, size=(40, 60)) * (rng.random((40, 60)) < 0.5)  # many ties, many zeros
+    targets = rng.choice(60, size=40, replace=False)
+    dense[np.arange(40), targets] = 9  # each target co-occurs most with itself: it must still be left out
+    matrix = sp.csr_matrix(dense)
+    wide = sp.csr_matrix((matrix.data, matrix.indices.astype(np.int64), matrix.indptr.astype(np.int64)),
+                         shape=(40, 2**58))  # the same rows in a catalogue so wide the one-key sort would overflow
+    for k, cooc in [(1, matrix), (3, matrix), (8, matrix), (59, matrix), (3, wide)]:
+        near = _top_cooccurring(cooc, targets, k)
+        for row, target in enumerate(targets):
+            ranked = [c for c in np.lexsort((np.arange(60), -dense[row])) if dense[row, c] > 0 and c != target][:k]
+            assert near[row].tolist() == ranked + [-1] * (k - len(ranked))
+
+
+def test_chunks_bound_the_work_and_the_songs_and_cover_every_song_once():
+    import numpy as np
+
+    from recsys.models.item_item import _chunks
+
+    work = np.array([50.0, 1.0, 1.0, 1.0, 30.0, 2.0, 2.0, 2.0, 2.0, 2.0])
+    runs = list(_chunks(work, most=3, budget=10.0))
+    assert runs == [(0, 1), (1, 4), (4, 5), (5, 8), (8, 10)]  # a song over the budget runs alone
+    assert all(end - start <= 3 for start, end in runs)
+    assert all(work[start:end].sum() <= 10.0 or end - start == 1 for start, end in runs)
