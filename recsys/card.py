@@ -104,10 +104,9 @@ def read_model_card(checkpoint: str | Path) -> ModelCard | None:
         body = json.loads(path.read_text(encoding="utf-8"))
         if body.get("format") != CARD_FORMAT or body["checkpoint_sha256"] != _sha256(checkpoint):
             return None
-        card = body["card"]
-        folder = next((c for c in dataset_candidates(card["dataset"].get("path") or "", checkpoint) if c.is_dir()),
-                      None)
-        if folder is None or folder_digests(folder) != body["data_files"]:
+        card, recorded = body["card"], body["card"]["dataset"].get("path")
+        folder = next((c for c in dataset_candidates(recorded, checkpoint) if c.is_dir()), None) if recorded else None
+        if folder is None or folder_digests(folder) != body["data_files"]:  # no recorded folder: never the cwd
             return None
         card = {**card, "checkpoint": str(checkpoint), "dataset": {**card["dataset"], "resolved_path": str(folder)}}
         return ModelCard(card, body["summary"], body["distribution"], list(body["genres"]), int(body["users"]),

@@ -68,6 +68,14 @@ def test_a_card_that_no_longer_matches_is_ignored(carded: Path):
     assert read_model_card(carded) is None
 
 
+def test_a_card_without_a_recorded_dataset_folder_is_ignored(carded: Path, monkeypatch: pytest.MonkeyPatch):
+    body = json.loads(card_path(carded).read_text(encoding="utf-8"))
+    monkeypatch.chdir(body["card"]["dataset"]["path"])  # "" must not mean the working directory, even this one
+    body["card"]["dataset"]["path"] = ""
+    card_path(carded).write_text(json.dumps(body), encoding="utf-8")
+    assert read_model_card(carded) is None
+
+
 @pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"format": "recsys-model-card/1"}', ""])
 def test_a_malformed_card_is_ignored(carded: Path, text: str):
     card_path(carded).write_text(text, encoding="utf-8")
