@@ -53,8 +53,9 @@ def checkpoint_metrics(metrics: dict[str, Any], shown: tuple[str, ...] = HEADLIN
     return pd.DataFrame(rows, columns=["metric", *splits]) if splits else pd.DataFrame()
 
 
-def metric_format(metric: str) -> str:
-    return "{:.1f}" if metric == "train_s" else "{:.2f}" if metric == "novelty@10" else "{:.3f}"
+def metric_digits(metric: str) -> int:
+    """Decimals shown for a metric, in the data grids and the static tables alike."""
+    return 1 if metric == "train_s" else 2 if metric == "novelty@10" else 3
 
 
 def static_table(frame: pd.DataFrame, index: str, best: str | None = None) -> None:
@@ -64,23 +65,23 @@ def static_table(frame: pd.DataFrame, index: str, best: str | None = None) -> No
     The Overview uses these instead of data grids, whose browser code made a new session's Overview 0.25 s
     slower (headless Chromium, 2 cores, 2026-12-04); the metrics' meanings are under "How to read this page".
     """
-    table = frame.set_index(index)
-    formats = {m: metric_format(m) for m in table.columns if m in METRIC_HELP}
-    styled = table.rename(columns={"train_s": TRAIN_LABEL}).style  # Streamlit shows the frame's own column names
+    table = frame.set_index(index).rename(columns={"train_s": TRAIN_LABEL})  # Streamlit shows the frame's names
+    styled = table.style
     if index == "metric":
         for metric in table.index:
-            styled = styled.format(metric_format(metric), subset=pd.IndexSlice[[metric], :], na_rep="—")
+            styled = styled.format(f"{{:.{metric_digits(metric)}f}}", subset=pd.IndexSlice[[metric], :], na_rep="—")
     else:
-        styled = styled.format({TRAIN_LABEL if m == "train_s" else m: f for m, f in formats.items()}, na_rep="—")
+        names = {TRAIN_LABEL if m == "train_s" else m: m for m in frame.columns if m in METRIC_HELP}
+        styled = styled.format({c: f"{{:.{metric_digits(m)}f}}" for c, m in names.items()}, na_rep="—")
     if best is not None and table[best].notna().any():
         styled = styled.highlight_max(subset=[best], props="font-weight: bold")
     st.table(styled)
 
 
-def metric_columns(width: int | None = 90) -> dict[str, Any]:
+def metric_columns() -> dict[str, Any]:
     """Number formats and hover help for the headline metrics."""
-    return {m: st.column_config.NumberColumn(m.replace("_", " "), format="%.2f" if m == "novelty@10" else "%.3f",
-                                             help=METRIC_HELP[m], width=width) for m in HEADLINE}
+    return {m: st.column_config.NumberColumn(m.replace("_", " "), format=f"%.{metric_digits(m)}f",
+                                             help=METRIC_HELP[m], width=90) for m in HEADLINE}
 
 
 def training_seconds(card: dict[str, Any]) -> tuple[float | None, str]:
@@ -119,10 +120,11 @@ def evaluation_section(checkpoint: Path, chart: bool = True) -> None:
     best = frame["ndcg@10"].max() if frame["ndcg@10"].notna().any() else None
     config = metric_columns()
     if best:
-        config["ndcg@10"] = st.column_config.ProgressColumn("ndcg@10", format="%.3f", min_value=0.0,
-                                                            max_value=float(best), help=METRIC_HELP["ndcg@10"])
-    config["train_s"] = st.column_config.NumberColumn(TRAIN_LABEL, format="%.1f", help=METRIC_HELP["train_s"],
-                                                      width=80)
+        config["ndcg@10"] = st.column_config.ProgressColumn("ndcg@10", format=f"%.{metric_digits('ndcg@10')}f",
+                                                            min_value=0.0, max_value=float(best),
+                                                            help=METRIC_HELP["ndcg@10"])
+    config["train_s"] = st.column_config.NumberColumn(TRAIN_LABEL, format=f"%.{metric_digits('train_s')}f",
+                                                      help=METRIC_HELP["train_s"], width=80)
     config["model"] = st.column_config.TextColumn("model", pinned=True)
     st.dataframe(frame, hide_index=True, column_config=config, width="stretch")
     colors = theme.model_colors(frame["model"])
