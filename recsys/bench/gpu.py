@@ -207,8 +207,7 @@ def bench_minibatch(report: BenchReport, graph: HeteroData, device: torch.device
             users, songs = listens[0, pick], listens[1, pick]
             negatives = torch.randint(0, num_nodes["song"], (batch, NUM_NEGATIVES), generator=generator,
                                       device=device)
-            zu, zp, zn = trainable.batch_embeddings(users, songs, negatives)
-            loss = bpr_loss((zu * zp).sum(-1), (zn * zu.unsqueeze(1)).sum(-1))
+            loss = bpr_loss(*trainable.batch_scores(users, songs, negatives))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -106,8 +106,8 @@ def full_graph_step(model, graph, tc: TrainConfig, device: str) -> tuple[float, 
     users, songs = positives[0, batch], positives[1, batch]
     negatives, valid = sampler.sample(users, tc.num_negatives)
     with PeakMemory(device) as memory, Stopwatch() as watch:
-        zu, zp, zn = trainable.batch_embeddings(users.to(device), songs.to(device), negatives.to(device))
-        loss = bpr_loss((zu * zp).sum(-1), (zn * zu.unsqueeze(1)).sum(-1), None, valid.to(device).float())
+        pos, neg = trainable.batch_scores(users.to(device), songs.to(device), negatives.to(device))
+        loss = bpr_loss(pos, neg, None, valid.to(device).float())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

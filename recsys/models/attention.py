@@ -35,7 +35,7 @@ faster than generic scatter-based message passing on CPU.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -44,6 +44,48 @@ from torch_geometric.utils import softmax
 
 from recsys.config import ATTENTION_KINDS, ModelConfig
 from recsys.sparse import csr
+
+
+@dataclass(frozen=True)
+class HeadLayout:
+    """One relation's edges expanded per head, so that the H per-head sparse products are one CSR product.
+
+    Row (i, h) = i * H + h holds the edges into i for head h, with columns (j, h) = j * H + h: the block-diagonal
+    matrix diag(A_1 .. A_H) with rows and columns interleaved, so [N, H, d] embeddings are its [N * H, d] operand
+    as they lie in memory. Measured on the default data's listening relation (65K edges, 4 heads of 16): 2-3x
+    faster than one product per head with the transposes and stacking it needs, forward and backward.
+
+    Attributes:
+        crow, col: the expanded CSR structure ([rows * H + 1], [E * H]).
+        gather: [E * H] position -> flat index e * H + h into values [E, H] (edges in the adjacency's CSR order).
+        inverse: [E * H] flat index e * H + h -> position (what `gather` undoes).
+    """
+
+    crow: Tensor
+    col: Tensor
+    gather: Tensor
+    inverse: Tensor
+
+    @classmethod
+    def build(cls, crow: Tensor, other: Tensor, order: Tensor, heads: int) -> HeadLayout:
+        """Expand a CSR structure (``crow``, with ``other`` the column of each edge in row order; ``order``: the
+        adjacency's edge index at each position) to ``heads`` interleaved copies, by arithmetic (no sort)."""
+        device = crow.device
+        count, start = crow.diff(), crow[:-1]
+        row = torch.repeat_interleave(torch.arange(len(count), device=device), count)
+        head = torch.arange(heads, device=device)
+        first = start.index_select(0, row)  # the row's first position, for every edge
+        within = torch.arange(len(other), device=device) - first
+        position = (first * heads).unsqueeze(1) + head * count.index_select(0, row).unsqueeze(1) + within.unsqueeze(1)
+        position = position.reshape(-1)  # of (edge in row order, head)
+        flat = (order.unsqueeze(1) * heads + head).reshape(-1)
+        gather, inverse, col = (torch.empty_like(position) for _ in range(3))
+        gather[position] = flat
+        inverse[flat] = position
+        col[position] = (other.unsqueeze(1) * heads + head).reshape(-1)
+        expanded = torch.cat([((start * heads).unsqueeze(1) + head * count.unsqueeze(1)).reshape(-1),
+                              crow[-1:] * heads])
+        return cls(expanded, col, gather, inverse)
 
 
 @dataclass(frozen=True)
@@ -64,14 +106,35 @@ class Adjacency:
     norm: Tensor
     num_src: int
     num_dst: int
+    cache: dict[object, object] = field(default_factory=dict, compare=False, repr=False)  # derived, built once
+
+    def heads_layout(self, heads: int, transposed: bool = False) -> HeadLayout:
+        """The per-head expansion (`HeadLayout`) of this relation or of its transpose, built on first use."""
+        key = ("heads", heads, transposed)
+        if key not in self.cache:
+            if transposed:
+                self.cache[key] = HeadLayout.build(self.ccol, self.edge_index[1].index_select(0, self.t_perm),
+                                                   self.t_perm, heads)
+            else:
+                self.cache[key] = HeadLayout.build(self.crow, self.edge_index[0],
+                                                   torch.arange(self.num_edges, device=self.crow.device), heads)
+        return self.cache[key]
 
     @property
     def mass(self) -> Tensor:
-        """[E]: the total normalisation into each edge's destination, sum_j norm_ij (what similarity attention
+        """[N_dst]: the total normalisation into each destination, m_i = sum_j norm_ij (what similarity attention
         redistributes)."""
-        dst = self.edge_index[1]
-        return torch.zeros(self.num_dst, dtype=self.norm.dtype, device=self.norm.device).index_add_(
-            0, dst, self.norm).index_select(0, dst)
+        if "mass" not in self.cache:
+            self.cache["mass"] = torch.zeros(self.num_dst, dtype=self.norm.dtype, device=self.norm.device
+                                             ).index_add_(0, self.edge_index[1], self.norm)
+        return self.cache["mass"]
+
+    @property
+    def log_norm(self) -> Tensor:
+        """[E, 1]: log norm_ij, similarity attention's prior."""
+        if "log_norm" not in self.cache:
+            self.cache["log_norm"] = self.norm.log().unsqueeze(-1)
+        return self.cache["log_norm"]
 
     @classmethod
     def build(cls, edge_index: Tensor, num_src: int, num_dst: int, edge_weight: Tensor | None = None,
@@ -108,32 +171,31 @@ class Adjacency:
 
 def _aggregate(adj: Adjacency, values: Tensor, x: Tensor) -> Tensor:
     """out[:, h] = A_h @ x[:, h]: values [E, H] on the (dst x src) pattern, x [N_src, H, d] -> [N_dst, H, d]."""
-    src = adj.edge_index[0]
-    heads_values = values.T.contiguous()  # [H, E]: one contiguous row per head
-    heads_x = x.transpose(0, 1).contiguous()  # [H, N_src, d]
-    return torch.stack([csr(adj.crow, src, heads_values[h], (adj.num_dst, adj.num_src)) @ heads_x[h]
-                        for h in range(values.size(1))], dim=1)
+    heads, dim = values.size(1), x.size(-1)
+    layout = adj.heads_layout(heads)
+    matrix = csr(layout.crow, layout.col, values.reshape(-1).index_select(0, layout.gather),
+                 (adj.num_dst * heads, adj.num_src * heads))
+    return (matrix @ x.reshape(-1, dim)).view(adj.num_dst, heads, dim)
 
 
 def _aggregate_transposed(adj: Adjacency, values: Tensor, x: Tensor) -> Tensor:
     """out[:, h] = A_h^T @ x[:, h]: x [N_dst, H, d] -> [N_src, H, d], with the precomputed transpose layout."""
-    dst_t = adj.edge_index[1].index_select(0, adj.t_perm)
-    values_t = values.index_select(0, adj.t_perm).T.contiguous()  # [H, E] in transposed order
-    heads_x = x.transpose(0, 1).contiguous()
-    return torch.stack([csr(adj.ccol, dst_t, values_t[h], (adj.num_src, adj.num_dst)) @ heads_x[h]
-                        for h in range(values.size(1))], dim=1)
+    heads, dim = values.size(1), x.size(-1)
+    layout = adj.heads_layout(heads, transposed=True)
+    matrix = csr(layout.crow, layout.col, values.reshape(-1).index_select(0, layout.gather),
+                 (adj.num_src * heads, adj.num_dst * heads))
+    return (matrix @ x.reshape(-1, dim)).view(adj.num_src, heads, dim)
 
 
 def _edge_dots(adj: Adjacency, x_dst: Tensor, x_src: Tensor) -> Tensor:
     """[E, H]: <x_dst[dst_e, h], x_src[src_e, h]> on the sparsity pattern (`torch.sparse.sampled_addmm`), so no
-    [E, H, d] gather is ever built (4x slower on CPU)."""
-    src = adj.edge_index[0]
-    pattern = csr(adj.crow, src, torch.zeros(adj.num_edges, dtype=x_src.dtype, device=x_src.device),
-                  (adj.num_dst, adj.num_src))
-    heads_dst = x_dst.transpose(0, 1).contiguous()  # [H, N_dst, d]
-    heads_src_t = x_src.permute(1, 2, 0).contiguous()  # [H, d, N_src]
-    return torch.stack([torch.sparse.sampled_addmm(pattern, heads_dst[h], heads_src_t[h]).values()
-                        for h in range(x_src.size(1))], dim=1)
+    [E, H, d] gather is ever built (10-20x slower on CPU)."""
+    heads, dim = x_src.size(1), x_src.size(-1)
+    layout = adj.heads_layout(heads)
+    pattern = csr(layout.crow, layout.col, torch.zeros(len(layout.col), dtype=x_src.dtype, device=x_src.device),
+                  (adj.num_dst * heads, adj.num_src * heads))
+    dots = torch.sparse.sampled_addmm(pattern, x_dst.reshape(-1, dim), x_src.reshape(-1, dim).T).values()
+    return dots.index_select(0, layout.inverse).view(-1, heads)
 
 
 class SpMM(torch.autograd.Function):
@@ -179,6 +241,37 @@ class EdgeDot(torch.autograd.Function):
         return None, grad_src, grad_dst
 
 
+def edge_cosines(adj: Adjacency, x_src: Tensor, x_dst: Tensor) -> Tensor:
+    """[E, H]: the cosine of each edge's endpoints per head, what similarity attention scores (before its
+    temperature). It depends only on what is read, so a forward computes it once for all its layers."""
+    return EdgeDot.apply(adj, F.normalize(x_src, dim=-1, eps=1e-12), F.normalize(x_dst, dim=-1, eps=1e-12))
+
+
+def pair_dots(x_dst: Tensor, x_src: Tensor, dst: Tensor, src: Tensor) -> Tensor:
+    """[P]: <x_dst[dst_p], x_src[src_p]> for P index pairs, differentiable in both tables.
+
+    `EdgeDot` over the distinct pairs' sparse pattern, so no [P, d] gather is built. A BPR step's pairs on the
+    default data (8,192 users x 9 songs, 64 dims), forward and backward: 13-15 ms against 29-41 ms for
+    gathering the rows and multiplying them. Repeated pairs are scored once (torch's sampled product fails on
+    a pattern with more entries than cells).
+    """
+    pairs, inverse = torch.unique(dst * x_src.size(0) + src, return_inverse=True)  # sorted: CSR order
+    adj = Adjacency.build(torch.stack([pairs % x_src.size(0), pairs // x_src.size(0)]), x_src.size(0),
+                          x_dst.size(0))
+    dots = EdgeDot.apply(adj, x_src.unsqueeze(1), x_dst.unsqueeze(1)).squeeze(1)
+    return dots.index_select(0, inverse)
+
+
+def _softmax_times_mass(adj: Adjacency, logits: Tensor) -> Tensor:
+    """m_i softmax_j(logits_ij) over each destination's edges ([E, H], CSR order): PyG's sparse softmax with
+    the destinations' index and the mass folded into one per-node factor (1.4x faster here on CPU)."""
+    dst = adj.edge_index[1]
+    peak = torch.segment_reduce(logits.detach(), "max", offsets=adj.crow, axis=0)  # [N_dst, H]
+    weight = (logits - peak.index_select(0, dst)).exp()
+    total = torch.segment_reduce(weight, "sum", offsets=adj.crow, axis=0)
+    return weight * (adj.mass.unsqueeze(-1) / (total + 1e-16)).index_select(0, dst)
+
+
 def _per_head_dot(x: Tensor, att: Tensor) -> Tensor:
     """[N, H, d] . [H, d] -> [N, H] as one matrix product with a block-diagonal weight (a broadcast multiply
     over [N, H, d] is several times slower on CPU)."""
@@ -213,11 +306,12 @@ class RelationAttention(nn.Module):
         elif self.kind == "similarity":
             nn.init.constant_(self.log_temperature, math.log(self.temperature))
 
-    def coefficients(self, adj: Adjacency, x_src: Tensor, x_dst: Tensor) -> Tensor:
+    def coefficients(self, adj: Adjacency, x_src: Tensor, x_dst: Tensor, cosine: Tensor | None = None) -> Tensor:
         """Attention coefficients [E, H] in the adjacency's (CSR) edge order.
 
         With ``stop_gradient`` the scores read the embeddings without back-propagating into them: the attention
-        parameters learn to reweight edges, the embeddings are shaped by the ranking loss alone.
+        parameters learn to reweight edges, the embeddings are shaped by the ranking loss alone. ``cosine``:
+        similarity attention's `edge_cosines` of (x_src, x_dst), when the caller computed them already.
         """
         if self.kind == "none":
             return adj.norm.unsqueeze(-1).expand(-1, self.heads)
@@ -225,11 +319,9 @@ class RelationAttention(nn.Module):
             x_src, x_dst = x_src.detach(), x_dst.detach()
         src, dst = adj.edge_index
         if self.kind == "similarity":
-            inv_src = x_src.norm(dim=-1).clamp_min(1e-12).reciprocal()  # [N_src, H]
-            inv_dst = x_dst.norm(dim=-1).clamp_min(1e-12).reciprocal()
-            cosine = EdgeDot.apply(adj, x_src, x_dst) * inv_src.index_select(0, src) * inv_dst.index_select(0, dst)
-            logits = self.log_temperature.exp() * cosine + adj.norm.log().unsqueeze(-1)
-            return softmax(logits, ptr=adj.crow, num_nodes=adj.num_dst) * adj.mass.unsqueeze(-1)
+            if cosine is None:
+                cosine = edge_cosines(adj, x_src, x_dst)
+            return _softmax_times_mass(adj, self.log_temperature.exp() * cosine + adj.log_norm)
         score_src = _per_head_dot(x_src, self.att_src)  # [N_src, H]
         score_dst = _per_head_dot(x_dst, self.att_dst)  # [N_dst, H]
         logits = F.leaky_relu(score_src.index_select(0, src) + score_dst.index_select(0, dst), self.negative_slope)
@@ -238,12 +330,13 @@ class RelationAttention(nn.Module):
         return adj.norm.unsqueeze(-1) * 2.0 * torch.sigmoid(logits)
 
     def forward(self, adj: Adjacency, x_src: Tensor, x_dst: Tensor, dropout: float = 0.0,
-                read: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+                read: tuple[Tensor, Tensor] | None = None, cosine: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Aggregate x_src [N_src, H, d] into destinations; returns (out [N_dst, H, d], alpha [E, H]).
 
-        ``read``: (src, dst) vectors the scores read instead of (x_src, x_dst), e.g. LightGCN's final embeddings.
+        ``read``: (src, dst) vectors the scores read instead of (x_src, x_dst), e.g. LightGCN's final embeddings;
+        ``cosine``: their `edge_cosines`, precomputed (similarity attention).
         """
-        alpha = self.coefficients(adj, *(read if read is not None else (x_src, x_dst)))
+        alpha = self.coefficients(adj, *(read if read is not None else (x_src, x_dst)), cosine=cosine)
         weights = F.dropout(alpha, p=dropout, training=self.training) if dropout > 0 else alpha
         return SpMM.apply(adj, weights.contiguous(), x_src), alpha
 

@@ -16,7 +16,7 @@ from torch_geometric.data import HeteroData
 
 from recsys.config import ModelConfig
 from recsys.graph import LISTENS
-from recsys.models.attention import Adjacency
+from recsys.models.attention import Adjacency, edge_cosines
 from recsys.models.hetero import EdgeType, HeteroAttentionLayer
 from recsys.models.item_item import ItemItemTerm
 from recsys.models.memory import count_parameters
@@ -149,10 +149,13 @@ class GATRecommender(nn.Module):
         """
         split = {t: x.view(x.size(0), self.heads, -1) for t, x in h.items()}  # [N, H, d]
         read = self._lightgcn(split, adjs) if self.attention == "similarity" else None
+        cosines = None if read is None else {  # the same for every layer: computed once
+            et: edge_cosines(adj, read[et[0]], read[et[2]]) for et, adj in adjs.items()
+            if et[0] in read and et[2] in read}
         total = {t: x for t, x in split.items()}
         attention: AttentionList = []
         for layer in self.layers:
-            split, alphas = layer(split, adjs, self.dropout, read)
+            split, alphas = layer(split, adjs, self.dropout, read, cosines=cosines)
             total = {t: total[t] + split[t] for t in total}
             if return_attention:
                 attention.append({et: (adjs[et].edge_index, alpha.detach()) for et, alpha in alphas.items()})

@@ -76,13 +76,15 @@ class HeteroAttentionLayer(nn.Module):
         return self.log_scale[scale_of(edge_type)].exp()
 
     def forward(self, x_dict: dict[str, Tensor], adjs: dict[EdgeType, Adjacency], dropout: float = 0.0,
-                read_dict: dict[str, Tensor] | None = None, fixed: bool = False
-                ) -> tuple[dict[str, Tensor], dict[EdgeType, Tensor]]:
+                read_dict: dict[str, Tensor] | None = None, fixed: bool = False,
+                cosines: dict[EdgeType, Tensor] | None = None) -> tuple[dict[str, Tensor], dict[EdgeType, Tensor]]:
         """x_dict[type]: [N, H, d]. Returns the new embeddings per destination type and alpha [E, H] per relation.
 
         Args:
             read_dict: what the attention scores read ([N, H, d] per type) instead of ``x_dict``.
             fixed: propagate with the fixed normalisation (no attention): LightGCN with this layer's scales.
+            cosines: similarity attention's edge cosines per relation (`edge_cosines` of ``read_dict``),
+                computed once for all layers; without them each relation computes its own.
 
         A node type that receives no message keeps a zero vector at this layer, as in LightGCN.
         """
@@ -98,7 +100,9 @@ class HeteroAttentionLayer(nn.Module):
                 message = SpMM.apply(adj, alpha, x_dict[src])
             else:
                 read = None if read_dict is None else (read_dict[src], read_dict[dst])
-                message, alpha = self.attn[relation_key(edge_type)](adj, x_dict[src], x_dict[dst], dropout, read)
+                cosine = None if cosines is None else cosines.get(edge_type)
+                message, alpha = self.attn[relation_key(edge_type)](adj, x_dict[src], x_dict[dst], dropout, read,
+                                                                    cosine)
             message = self.scale(edge_type) * message
             out[dst] = message if dst not in out else out[dst] + message
             alphas[edge_type] = alpha

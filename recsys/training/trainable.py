@@ -17,7 +17,7 @@ from torch_geometric.data import HeteroData
 
 from recsys.evaluation import RankingTask, ScoreFn
 from recsys.models import GATRecommender, build_adjacencies
-from recsys.models.attention import Adjacency
+from recsys.models.attention import Adjacency, pair_dots
 from recsys.models.hetero import EdgeType
 
 TrainForward = Callable[[dict[str, Tensor], dict[EdgeType, Adjacency]], tuple[Tensor, Tensor]]
@@ -52,14 +52,17 @@ class Trainable:
     gather: Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor, Tensor]] | None = None
     sparse: bool = False
 
-    def batch_embeddings(self, users: Tensor, songs: Tensor, negatives: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Final embeddings of a training batch: from ``gather``, else from one full-graph forward."""
+    def batch_scores(self, users: Tensor, songs: Tensor, negatives: Tensor) -> tuple[Tensor, Tensor]:
+        """(positive [B], negative [B, n]) scores of a training batch. A full-graph forward scores the pairs
+        with `pair_dots` (no [B, n, D] gather of negatives); ``gather`` returns the batch's rows already."""
         if self.gather is not None:
-            return self.gather(users, songs, negatives)
+            zu, zp, zn = self.gather(users, songs, negatives)
+            return (zu * zp).sum(-1), (zn * zu.unsqueeze(1)).sum(-1)
         z_user, z_song = self.embed()
-        # index_select: 2x faster than z[idx] forward and backward on CPU
-        zn = z_song.index_select(0, negatives.flatten()).view(*negatives.shape, -1)
-        return z_user.index_select(0, users), z_song.index_select(0, songs), zn
+        pairs = torch.cat([songs.unsqueeze(1), negatives], dim=1)  # [B, 1 + n]
+        scores = pair_dots(z_user, z_song, users.unsqueeze(1).expand_as(pairs).reshape(-1),
+                           pairs.reshape(-1)).view(pairs.shape)
+        return scores[:, 0], scores[:, 1:]
 
     def ego_rows(self, users: Tensor, songs: Tensor) -> tuple[Tensor, Tensor]:
         """Ego embeddings of the given distinct users and songs (the L2 penalty's rows)."""

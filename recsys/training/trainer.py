@@ -165,9 +165,7 @@ def fit(trainable: Trainable, positives: Tensor, num_songs: int, valid: RankingT
             users, songs = positives[0, batch], positives[1, batch]
             negatives, valid_neg = sampler.sample(users, tc.num_negatives)
             users, songs, negatives = users.to(device), songs.to(device), negatives.to(device)
-            zu, zp, zn = trainable.batch_embeddings(users, songs, negatives)
-            pos = (zu * zp).sum(-1)
-            neg = (zn * zu.unsqueeze(1)).sum(-1)  # [B, n]
+            pos, neg = trainable.batch_scores(users, songs, negatives)  # [B], [B, n]
             weight = play_weight[batch] if play_weight is not None else None
             loss = bpr_loss(pos, neg, weight, valid_neg.to(device).float())
             ego_user, ego_song = trainable.ego_rows(torch.unique(users),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from recsys.models.attention import Adjacency, EdgeDot, RelationAttention, SpMM
+from recsys.models.attention import Adjacency, EdgeDot, RelationAttention, SpMM, pair_dots
 
 
 def random_relation(num_src: int = 7, num_dst: int = 5, num_edges: int = 18, seed: int = 0) -> Adjacency:
@@ -112,6 +112,36 @@ def test_edge_dot_matches_the_gathered_dot_and_its_gradients():
     src, dst = adj.edge_index
     torch.testing.assert_close(EdgeDot.apply(adj, x_src, x_dst), (x_src[src] * x_dst[dst]).sum(-1))
     assert torch.autograd.gradcheck(lambda a, b: EdgeDot.apply(adj, a, b), (x_src, x_dst))
+
+
+def test_head_layouts_match_one_product_per_head_with_isolated_nodes():
+    """Three heads, and nodes on both sides with no edge (empty rows of the expanded matrices)."""
+    adj = random_relation(num_src=9, num_dst=8, num_edges=10, seed=3)
+    assert len(adj.edge_index[0].unique()) < 9 and len(adj.edge_index[1].unique()) < 8
+    values = torch.rand(adj.num_edges, 3, dtype=torch.float64)
+    x = torch.randn(adj.num_src, 3, 2, dtype=torch.float64)
+    y = torch.randn(adj.num_dst, 3, 2, dtype=torch.float64)
+    values.requires_grad_()
+    x.requires_grad_()
+    out = SpMM.apply(adj, values, x)
+    grad_values, grad_x = torch.autograd.grad((out * y).sum(), (values, x))
+    for h in range(3):
+        a = dense(adj, values[:, h].detach())
+        torch.testing.assert_close(out[:, h], a @ x[:, h].detach())
+        torch.testing.assert_close(grad_x[:, h], a.T @ y[:, h])
+        src, dst = adj.edge_index
+        torch.testing.assert_close(grad_values[:, h], (y[dst, h] * x[src, h].detach()).sum(-1))
+
+
+def test_pair_dots_scores_repeated_pairs_and_more_pairs_than_cells():
+    """A BPR batch repeats (user, song) pairs; here 60 pairs over a 3 x 4 table (torch's sampled product alone
+    fails on more entries than cells)."""
+    generator = torch.Generator().manual_seed(0)
+    users = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    songs = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    dst, src = torch.randint(0, 3, (60,), generator=generator), torch.randint(0, 4, (60,), generator=generator)
+    torch.testing.assert_close(pair_dots(users, songs, dst, src), (users[dst] * songs[src]).sum(-1))
+    assert torch.autograd.gradcheck(lambda u, s: pair_dots(u, s, dst, src), (users, songs))
 
 
 def test_similarity_coefficients_formula():

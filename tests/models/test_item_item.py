@@ -114,3 +114,20 @@ def test_chunks_bound_the_work_and_the_songs_and_cover_every_song_once():
     assert runs == [(0, 1), (1, 4), (4, 5), (5, 8), (8, 10)]  # a song over the budget runs alone
     assert all(end - start <= 3 for start, end in runs)
     assert all(work[start:end].sum() <= 10.0 or end - start == 1 for start, end in runs)
+
+
+def test_chunks_solved_in_threads_give_the_one_thread_result(monkeypatch):
+    """Small chunks (a tiny work budget), so that several are in flight at once."""
+    from recsys.models import item_item
+
+    users, songs = interactions(50, 40, 0.25, seed=4)
+    monkeypatch.setattr(item_item, "COOC_BUDGET", 40)
+    monkeypatch.setattr(item_item, "FIT_WORKERS", 1)
+    one = fit_local_ease(users, songs, 50, 40, lam=3.0, neighbours=6).to_dense()
+    monkeypatch.setattr(item_item, "FIT_WORKERS", 3)
+    threaded = fit_local_ease(users, songs, 50, 40, lam=3.0, neighbours=6).to_dense()
+    chunks = list(item_item._chunks(
+        item_item.binary_matrix(users, songs, 50, 40).T.tocsr() @ torch.bincount(users, minlength=50).double().numpy(),
+        item_item.LOCAL_BLOCK_CELLS // 49, 40))
+    assert len(chunks) >= 4
+    torch.testing.assert_close(threaded, one)

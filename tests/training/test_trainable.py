@@ -14,8 +14,8 @@ from recsys.training.trainer import prepare_data
 
 
 def backward(trainable, users, songs, negatives) -> None:
-    zu, zp, zn = trainable.batch_embeddings(users, songs, negatives)
-    loss = -(zu * zp).sum() + (zn * zu.unsqueeze(1)).sum()
+    pos, neg = trainable.batch_scores(users, songs, negatives)
+    loss = -pos.sum() + neg.sum()
     ego_user, ego_song = trainable.ego_rows(torch.unique(users), torch.unique(songs))
     (loss + ego_user.pow(2).sum() + ego_song.pow(2).sum()).backward()
 
