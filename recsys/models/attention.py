@@ -28,8 +28,8 @@ h-th chunk of the embedding (heads split the dimensions, so 4 heads cost what on
 - ``"none"``: :math:`\alpha_{ij} = n_{ij}`, LightGCN: the attention-off ablation.
 
 There is no feature transform: as in LightGCN, transforms and nonlinearities hurt collaborative filtering.
-Aggregation is one CSR sparse-dense product per head with a hand-written backward (`SpMM`), several times
-faster than generic scatter-based message passing on CPU.
+Aggregation is one CSR sparse-dense product for all heads (`HeadLayout`) with a hand-written backward (`SpMM`),
+several times faster than generic scatter-based message passing on CPU.
 """
 
 from __future__ import annotations

@@ -37,8 +37,10 @@ def test_three_sessions_click_through_without_errors(enhanced_run, basic_run, tm
     assert report["probe_top20_digest"]["unchanged"]
     times = report["response_times"]
     assert times["all"]["n"] >= SESSIONS * 3 and "slider" in times, times
-    # a request costs the server milliseconds of CPU, not the 0.3 s a full gc.collect() over torch's objects took
-    assert report["server_cpu"]["per_request_s"] < 0.15, report["server_cpu"]
+    # a full gc.collect() over torch's objects added 0.3 s of server CPU to every request; without it earlier CI
+    # runs stayed under 0.15 s, and on 2026-12-06 a 2-core machine measured 0.16-0.19 s both at that day's change
+    # and at the commit before it: the bound catches the regression, not a slower machine
+    assert report["server_cpu"]["per_request_s"] < 0.3, report["server_cpu"]
     rss = report["rss_mb"]
     # the model is loaded once and shared: more sessions cost session state, not another model
     assert rss[f"{SESSIONS}_sessions_peak"] - rss["one_session_peak"] < 250, rss
